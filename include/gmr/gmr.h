@@ -1,0 +1,369 @@
+/*
+ * libgmr - Guru Meditation Reports for C and C++ programs on Linux.
+ *
+ * A process that calls gmr_setup_autorun() writes a report of its own state when it receives
+ * SIGUSR2 (or the signal you choose), when a watched file is touched, or when it calls
+ * gmr_write_report(); then it keeps running.  The report holds a header, the Package section,
+ * the built-in sections and the application's own sections, as text or as JSON.
+ *
+ * This header is the manual.  Conventions used throughout:
+ *  - Functions that can fail return an int: 0 (or a count) on success, a negative errno value
+ *    on failure.  Use strerror(-r) for a message.
+ *  - Strings passed in are copied unless a comment says otherwise; userdata is borrowed;
+ *    pointers returned by getters are borrowed and stay valid as documented.
+ *  - "Context" says where a function may be called:
+ *      caller context   - any application thread, never from a signal handler;
+ *      reporter thread  - callbacks you register run there, never in a signal handler;
+ *      async-signal-safe - may be called from a signal handler.
+ *
+ * Minimal use:
+ *
+ *     static const struct gmr_version version = {"Example Org", "example-service", "1.2.3"};
+ *     gmr_register_section("Request Stats", stats_section, &stats);   // optional
+ *     gmr_setup_autorun(&version, NULL, NULL);                          // before the main loop
+ */
+#ifndef GMR_GMR_H
+#define GMR_GMR_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <gmr/version.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define GMR_EXPORT                   __attribute__((visibility("default")))
+#define GMR_PRINTF(fmt_idx, arg_idx) __attribute__((format(printf, fmt_idx, arg_idx)))
+#else
+#define GMR_EXPORT
+#define GMR_PRINTF(fmt_idx, arg_idx)
+#endif
+
+/* ------------------------------------------------------------------------------------------
+ * Version
+ * ------------------------------------------------------------------------------------------ */
+
+/*
+ * gmr_version() - the library's version as 0xMMmmpp (compare with GMR_VERSION_HEX).
+ *
+ * Return: the runtime version number.
+ * Context: any, async-signal-safe.  Since: 0.1.
+ */
+GMR_EXPORT unsigned gmr_version(void);
+
+/*
+ * gmr_version_string() - the library's version as "MAJOR.MINOR.PATCH".
+ *
+ * Return: a static string; never NULL.
+ * Context: any, async-signal-safe.  Since: 0.1.
+ */
+GMR_EXPORT const char *gmr_version_string(void);
+
+/* ------------------------------------------------------------------------------------------
+ * Setup
+ * ------------------------------------------------------------------------------------------ */
+
+/*
+ * struct gmr_version - what the Package section shows.
+ * @vendor:  who ships the program, e.g. "OpenStack Foundation"; may be NULL
+ * @product: the product name, e.g. "nova-compute"; may be NULL
+ * @version: the product's version string; may be NULL
+ *
+ * The strings are copied by gmr_setup_autorun().
+ */
+struct gmr_version {
+    const char *vendor;
+    const char *product;
+    const char *version;
+};
+
+/* The configuration object; see "Configuration" below. */
+typedef struct gmr_conf gmr_conf;
+
+/*
+ * gmr_setup_autorun() - install the report triggers and start the reporter thread.
+ * @version:      shown in the Package section; copied; may be NULL (the section says so)
+ * @conf:         configuration object whose options the Configuration section shows and
+ *                whose [oslo_reports] options (see gmr_opts_set_defaults()) configure the
+ *                triggers and the output; borrowed: it must stay alive until gmr_shutdown();
+ *                may be NULL
+ * @service_name: names report files and appears in the report header; copied; NULL means the
+ *                program's name
+ *
+ * Call it once, before the main loop.  Sections may be registered before or after.  It
+ * starts one thread ("gmr-reporter", every signal blocked) and installs a handler on the
+ * trigger signal (SIGUSR2 unless gmr_set_trigger_signal() chose another).  If the
+ * application already has a handler on that signal, setup fails with -EBUSY and writes a
+ * one-line message to stderr, unless gmr_set_chain_handler(true) was called: then the
+ * previous handler is called after libgmr's.
+ *
+ * Return: 0; -EALREADY (already set up); -EBUSY (the signal already has a handler);
+ *         -EINVAL (bad option in @conf; gmr_conf_last_error() tells which); -ENOMEM;
+ *         another -errno from the system (thread, eventfd, sigaction).
+ * Context: caller context; not async-signal-safe.  Since: 0.1.
+ */
+GMR_EXPORT int gmr_setup_autorun(const struct gmr_version *version, gmr_conf *conf,
+                                 const char *service_name);
+
+/*
+ * gmr_shutdown() - stop the reporter thread and restore the previous signal handler.
+ *
+ * A report in progress is finished first.  Sections stay registered; gmr_setup_autorun() may
+ * be called again afterwards.  Does nothing when not set up.
+ *
+ * Context: caller context; not from a section callback.  Since: 0.1.
+ */
+GMR_EXPORT void gmr_shutdown(void);
+
+/*
+ * gmr_set_trigger_signal() - choose the signal that triggers a report.
+ * @signo: a catchable signal number (SIGUSR2 by default, SIGUSR1 as Aodh does, ...), or 0
+ *         for no signal trigger
+ *
+ * Return: 0; -EINVAL (SIGKILL, SIGSTOP, a fault signal or out of range); -EBUSY (already set
+ *         up: call before gmr_setup_autorun()).
+ * Context: caller context.  Since: 0.1.
+ */
+GMR_EXPORT int gmr_set_trigger_signal(int signo);
+
+/*
+ * gmr_set_chain_handler() - call an existing handler of the trigger signal after ours.
+ * @chain: true to chain; false (the default) to refuse setup when a handler exists
+ *
+ * Return: 0; -EBUSY (already set up).
+ * Context: caller context.  Since: 0.1.
+ */
+GMR_EXPORT int gmr_set_chain_handler(bool chain);
+
+/* Report formats. */
+enum gmr_format {
+    GMR_FORMAT_TEXT = 0, /* oslo.reports' layout, for people */
+    GMR_FORMAT_JSON = 1, /* one JSON document; see docs/report-format.md */
+};
+
+/*
+ * gmr_set_format() - the format of triggered reports (GMR_FORMAT_TEXT by default).
+ *
+ * Return: 0; -EINVAL (unknown format); -EBUSY (already set up).
+ * Context: caller context.  Since: 0.1.
+ */
+GMR_EXPORT int gmr_set_format(enum gmr_format format);
+
+/*
+ * gmr_set_output_fd() - where triggered reports go when no log directory is set.
+ * @fd: an open file descriptor, borrowed (never closed by libgmr); 2 (stderr) by default
+ *
+ * Return: 0; -EBADF (negative fd); -EBUSY (already set up).
+ * Context: caller context.  Since: 0.1.
+ */
+GMR_EXPORT int gmr_set_output_fd(int fd);
+
+/*
+ * gmr_set_log_dir() - write each triggered report to a new file in @dir instead of the output
+ * fd, named <service_name>_gurumeditation_<YYYYMMDDHHMMSS> (UTC; ".json" appended for JSON,
+ * a suffix added when the name is taken).  Files are written under a temporary name, fsync'd,
+ * renamed, mode 0600, never through a symlink.  If @dir cannot take the report, it goes to the
+ * output fd with a one-line reason.
+ * @dir: an existing directory; copied; NULL or "" for none (the default)
+ *
+ * Return: 0; -EBUSY (already set up); -ENOMEM.
+ * Context: caller context.  Since: 0.1.
+ */
+GMR_EXPORT int gmr_set_log_dir(const char *dir);
+
+/*
+ * gmr_set_file_trigger() - write a report whenever @path is created, modified or touched.
+ * @path:       the file to watch; copied; it may be missing at setup, deleted and re-created;
+ *              NULL or "" for none (the default)
+ * @interval_s: seconds between checks where inotify cannot watch the directory (>= 1)
+ *
+ * As in oslo.reports, a file trigger disables the signal trigger unless
+ * gmr_set_trigger_signal() was also called.
+ *
+ * Return: 0; -EINVAL (interval < 1, or a relative path); -EBUSY (already set up); -ENOMEM.
+ * Context: caller context.  Since: 0.1.
+ */
+GMR_EXPORT int gmr_set_file_trigger(const char *path, int interval_s);
+
+/*
+ * gmr_set_capture_signal() - the real-time signal used to snapshot running threads.
+ * @signo: SIGRTMIN..SIGRTMAX, or 0 (the default) to pick the highest one without a handler
+ *
+ * Return: 0; -EINVAL (not a real-time signal); -EBUSY (already set up).
+ * Context: caller context.  Since: 0.1.
+ */
+GMR_EXPORT int gmr_set_capture_signal(int signo);
+
+/*
+ * gmr_set_capture_timeout_ns() - how long a report waits for running threads to answer the
+ * capture signal (1 s by default); threads that did not answer are listed as such.
+ *
+ * Return: 0; -EINVAL (0 or more than 60 s); -EBUSY (already set up).
+ * Context: caller context.  Since: 0.1.
+ */
+GMR_EXPORT int gmr_set_capture_timeout_ns(uint64_t timeout_ns);
+
+/*
+ * gmr_set_group_threads() - in the text view, show threads with identical stacks once, with
+ * the list of their thread ids (false by default).  JSON always lists every thread.
+ *
+ * Return: 0; -EBUSY (already set up).
+ * Context: caller context.  Since: 0.1.
+ */
+GMR_EXPORT int gmr_set_group_threads(bool group);
+
+/* ------------------------------------------------------------------------------------------
+ * Reports on demand
+ * ------------------------------------------------------------------------------------------ */
+
+/*
+ * gmr_write_report() - write a report now.
+ * @fd:     where to write it; borrowed, not closed
+ * @format: GMR_FORMAT_TEXT or GMR_FORMAT_JSON
+ *
+ * When set up, the reporter thread writes the report while the calling thread waits, so the
+ * calling thread shows up in the report's Threads section like any other.  When not set up,
+ * the report is built in the calling thread.  Reports never interleave: a call made while
+ * another report is being written waits for it.  The whole report is written (short writes
+ * and EINTR are retried).
+ *
+ * Return: 0; -EINVAL (bad format or fd); -EDEADLK (called from a section callback);
+ *         -ENOMEM; -errno from write(2) (the report may then be incomplete).
+ * Context: caller context, any thread; not async-signal-safe.  Since: 0.1.
+ */
+GMR_EXPORT int gmr_write_report(int fd, enum gmr_format format);
+
+/*
+ * gmr_request_report() - ask for a report, from anywhere, including a signal handler.
+ *
+ * For applications that handle signals themselves: the reporter thread writes a report to
+ * the configured output, exactly as if the trigger signal had arrived.  Requests made while a
+ * report is being written cause one more report afterwards.  Does nothing when not set up.
+ *
+ * Context: any; async-signal-safe.  Since: 0.1.
+ */
+GMR_EXPORT void gmr_request_report(void);
+
+/* ------------------------------------------------------------------------------------------
+ * Application sections and the writer
+ * ------------------------------------------------------------------------------------------ */
+
+/*
+ * The writer fills one section of the report model.  Keys are unique within an object;
+ * values are strings (formatted printf-style).  Objects and lists nest up to 32 levels.
+ * Open objects and lists are closed automatically when the callback returns.
+ */
+typedef struct gmr_writer gmr_writer;
+
+/*
+ * gmr_section_fn - fills an application section.
+ * @w:        the writer for this section; valid only during the call
+ * @userdata: as given to gmr_register_section()
+ *
+ * Return: 0 on success; a negative errno value on failure: the report then shows what was
+ *         written plus an error entry for this section, and the other sections are unaffected.
+ * Context: reporter thread (or the thread calling gmr_write_report() when not set up); never
+ *          a signal handler.  It may allocate, lock and do I/O, but must not call
+ *          gmr_write_report() (-EDEADLK) and should return quickly.
+ */
+typedef int (*gmr_section_fn)(gmr_writer *w, void *userdata);
+
+/*
+ * gmr_register_section() - add a section to every report, after the built-in ones.
+ * @title:    section title; copied; must be unique among application sections
+ * @fn:       fills the section
+ * @userdata: borrowed; passed to @fn
+ *
+ * Sections appear in registration order.  Registration may happen before or after
+ * gmr_setup_autorun(); a report in progress is not affected.
+ *
+ * Return: 0; -EINVAL (NULL or empty title, NULL fn); -EEXIST (title in use);
+ *         -ENOSPC (more than 256 sections); -ENOMEM.
+ * Context: caller context, MT-safe; not from a section callback.  Since: 0.1.
+ */
+GMR_EXPORT int gmr_register_section(const char *title, gmr_section_fn fn, void *userdata);
+
+/*
+ * gmr_unregister_section() - remove an application section.
+ * @title: the title given to gmr_register_section()
+ *
+ * When it returns, the section's callback is not running and will not run again.
+ *
+ * Return: 0; -EINVAL (NULL title); -ENOENT (no such section).
+ * Context: caller context, MT-safe; not from a section callback.  Since: 0.1.
+ */
+GMR_EXPORT int gmr_unregister_section(const char *title);
+
+/*
+ * gmr_writer_kv() - add "key = value" to the current object.
+ * @w:   the writer
+ * @key: copied; must not be NULL or empty and must be new in the current object
+ * @fmt: printf-style format of the value; the result is copied (at most 64 KiB, longer values
+ *       are cut and end with "...")
+ *
+ * Return: 0; -EINVAL (bad argument, or the current container is a list: use gmr_writer_item());
+ *         -EEXIST (key already set in this object); -ENOMEM.
+ * Context: inside a gmr_section_fn.  Since: 0.1.
+ */
+GMR_EXPORT int gmr_writer_kv(gmr_writer *w, const char *key, const char *fmt, ...)
+    GMR_PRINTF(3, 4);
+
+/*
+ * gmr_writer_vkv() - gmr_writer_kv() with a va_list.
+ * Context: inside a gmr_section_fn.  Since: 0.1.
+ */
+GMR_EXPORT int gmr_writer_vkv(gmr_writer *w, const char *key, const char *fmt, va_list ap)
+    GMR_PRINTF(3, 0);
+
+/*
+ * gmr_writer_item() - append a string to the current list.
+ * @w:   the writer
+ * @fmt: printf-style format; as for gmr_writer_kv()
+ *
+ * Return: 0; -EINVAL (bad argument, or the current container is an object); -ENOMEM.
+ * Context: inside a gmr_section_fn.  Since: 0.1.
+ */
+GMR_EXPORT int gmr_writer_item(gmr_writer *w, const char *fmt, ...) GMR_PRINTF(2, 3);
+
+/*
+ * gmr_writer_begin_object() - open a nested object; later calls write into it.
+ * @w:   the writer
+ * @key: its key in the current object; copied; NULL when the current container is a list
+ *
+ * Return: 0; -EINVAL (key missing in an object or given in a list); -EEXIST; -E2BIG (nesting
+ *         deeper than 32); -ENOMEM.
+ * Context: inside a gmr_section_fn.  Since: 0.1.
+ */
+GMR_EXPORT int gmr_writer_begin_object(gmr_writer *w, const char *key);
+
+/*
+ * gmr_writer_begin_list() - open a nested list; later items are appended to it.
+ * @w:   the writer
+ * @key: as for gmr_writer_begin_object()
+ *
+ * Return: as gmr_writer_begin_object().
+ * Context: inside a gmr_section_fn.  Since: 0.1.
+ */
+GMR_EXPORT int gmr_writer_begin_list(gmr_writer *w, const char *key);
+
+/*
+ * gmr_writer_end() - close the innermost open object or list.
+ *
+ * Return: 0; -EINVAL (nothing open).
+ * Context: inside a gmr_section_fn.  Since: 0.1.
+ */
+GMR_EXPORT int gmr_writer_end(gmr_writer *w);
+
+#ifdef __cplusplus
+}
+#endif
+
+/* The configuration object (gmr_conf_*) and gmr_opts_set_defaults(). */
+#include <gmr/conf.h>
+
+#endif /* GMR_GMR_H */

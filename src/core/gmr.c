@@ -1,0 +1,484 @@
+/*
+ * Public entry points: settings, setup and shutdown, sections, reports on demand, fork.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <gmr/gmr.h>
+
+#include "capture/threads.h"
+#include "core/state.h"
+#include "output/sink.h"
+#include "sections/sections.h"
+#include "trigger/trigger.h"
+#include "util/alloc.h"
+#include "util/macro.h"
+
+#define DEFAULT_CAPTURE_TIMEOUT_NS 1000000000ull
+#define MAX_CAPTURE_TIMEOUT_NS     60000000000ull
+
+struct gmr__state gmr__state = {
+    .lock = PTHREAD_MUTEX_INITIALIZER,
+    .settings =
+        {
+            .trigger_signo = SIGUSR2,
+            .format = GMR_FORMAT_TEXT,
+            .output_fd = STDERR_FILENO,
+            .file_interval_s = 1,
+            .capture_timeout_ns = DEFAULT_CAPTURE_TIMEOUT_NS,
+        },
+};
+
+unsigned gmr_version(void)
+{
+    return GMR_VERSION_HEX;
+}
+
+const char *gmr_version_string(void)
+{
+    return GMR_VERSION_STRING;
+}
+
+/* Runs @set on the settings under the lock unless set up.  Return: 0 or -EBUSY. */
+#define WITH_SETTINGS(stmt)                                                                        \
+    do {                                                                                           \
+        pthread_mutex_lock(&gmr__state.lock);                                                      \
+        if (gmr__state.installed) {                                                                \
+            pthread_mutex_unlock(&gmr__state.lock);                                                \
+            return -EBUSY;                                                                         \
+        }                                                                                          \
+        stmt;                                                                                      \
+        pthread_mutex_unlock(&gmr__state.lock);                                                    \
+    } while (0)
+
+/* Signals whose default action is a fault report; a trigger there would mask real crashes. */
+static bool is_fault_signal(int signo)
+{
+    return signo == SIGSEGV || signo == SIGBUS || signo == SIGILL || signo == SIGFPE ||
+           signo == SIGABRT || signo == SIGTRAP || signo == SIGSYS;
+}
+
+int gmr_set_trigger_signal(int signo)
+{
+    GMR_RETURN_IF(signo < 0 || signo > SIGRTMAX, -EINVAL);
+    GMR_RETURN_IF(signo == SIGKILL || signo == SIGSTOP || is_fault_signal(signo), -EINVAL);
+    WITH_SETTINGS({
+        gmr__state.settings.trigger_signo = signo;
+        gmr__state.settings.trigger_signo_explicit = true;
+    });
+    return 0;
+}
+
+int gmr_set_chain_handler(bool chain)
+{
+    WITH_SETTINGS(gmr__state.settings.chain = chain);
+    return 0;
+}
+
+int gmr_set_format(enum gmr_format format)
+{
+    GMR_RETURN_IF(format != GMR_FORMAT_TEXT && format != GMR_FORMAT_JSON, -EINVAL);
+    WITH_SETTINGS(gmr__state.settings.format = format);
+    return 0;
+}
+
+int gmr_set_output_fd(int fd)
+{
+    GMR_RETURN_IF(fd < 0, -EBADF);
+    WITH_SETTINGS(gmr__state.settings.output_fd = fd);
+    return 0;
+}
+
+/* Replaces the owned string *@slot by a copy of @s (NULL or "" clears it). */
+static int set_string(char **slot, const char *s)
+{
+    char *copy = NULL;
+    if (s && *s) {
+        copy = gmr__strdup(s);
+        if (!copy)
+            return -ENOMEM;
+    }
+    gmr__free(*slot);
+    *slot = copy;
+    return 0;
+}
+
+int gmr_set_log_dir(const char *dir)
+{
+    int r = 0;
+    WITH_SETTINGS(r = set_string(&gmr__state.settings.log_dir, dir));
+    return r;
+}
+
+int gmr_set_file_trigger(const char *path, int interval_s)
+{
+    GMR_RETURN_IF(interval_s < 1, -EINVAL);
+    GMR_RETURN_IF(path && *path && path[0] != '/', -EINVAL);
+    int r = 0;
+    WITH_SETTINGS({
+        r = set_string(&gmr__state.settings.file_trigger, path);
+        if (r == 0)
+            gmr__state.settings.file_interval_s = interval_s;
+    });
+    return r;
+}
+
+int gmr_set_capture_signal(int signo)
+{
+    GMR_RETURN_IF(signo != 0 && (signo < SIGRTMIN || signo > SIGRTMAX), -EINVAL);
+    WITH_SETTINGS(gmr__state.settings.capture_signo = signo);
+    return 0;
+}
+
+int gmr_set_capture_timeout_ns(uint64_t timeout_ns)
+{
+    GMR_RETURN_IF(timeout_ns == 0 || timeout_ns > MAX_CAPTURE_TIMEOUT_NS, -EINVAL);
+    WITH_SETTINGS(gmr__state.settings.capture_timeout_ns = timeout_ns);
+    return 0;
+}
+
+int gmr_set_group_threads(bool group)
+{
+    WITH_SETTINGS(gmr__state.settings.group_threads = group);
+    return 0;
+}
+
+/* Frees the strings a settings copy owns. */
+static void settings_done(struct gmr__settings *s)
+{
+    gmr__free(s->log_dir);
+    gmr__free(s->file_trigger);
+    s->log_dir = NULL;
+    s->file_trigger = NULL;
+}
+
+static int settings_copy(struct gmr__settings *dst, const struct gmr__settings *src)
+{
+    *dst = *src;
+    dst->log_dir = NULL;
+    dst->file_trigger = NULL;
+    if (set_string(&dst->log_dir, src->log_dir) < 0 ||
+        set_string(&dst->file_trigger, src->file_trigger) < 0) {
+        settings_done(dst);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+static void trigger_free(struct gmr__trigger *t)
+{
+    if (!t)
+        return;
+    if (t->wake_fd >= 0)
+        close(t->wake_fd);
+    gmr__free(t);
+}
+
+static int trigger_new(int signo, bool chain, struct gmr__trigger **ret)
+{
+    struct gmr__trigger *t = gmr__calloc(1, sizeof(*t));
+    if (!t)
+        return -ENOMEM;
+    t->signo = signo;
+    t->chain = chain;
+    t->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (t->wake_fd < 0) {
+        int r = -errno;
+        gmr__free(t);
+        return r;
+    }
+    *ret = t;
+    return 0;
+}
+
+/*
+ * Installs the trigger handler on t->signo after checking the current disposition.
+ * Return: 0; -EBUSY (a handler exists and chaining was not asked for).
+ */
+static int install_handler(struct gmr__trigger *t)
+{
+    char name[32];
+    if (t->signo == 0)
+        return 0;
+    if (sigaction(t->signo, NULL, &t->old) < 0)
+        return -errno;
+    bool has_handler = (t->old.sa_flags & SA_SIGINFO) ? t->old.sa_sigaction != NULL
+                                                       : (t->old.sa_handler != SIG_DFL &&
+                                                          t->old.sa_handler != SIG_IGN);
+    if (has_handler && !t->chain) {
+        gmr__error_line("%s already has a handler; not installing the report trigger "
+                        "(use gmr_set_chain_handler() or gmr_set_trigger_signal())",
+                        gmr__signal_name(t->signo, name, sizeof(name)));
+        return -EBUSY;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = gmr__as_trigger_handler;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(t->signo, &sa, NULL) < 0)
+        return -errno;
+    return 0;
+}
+
+static void uninstall_handler(struct gmr__trigger *t)
+{
+    if (t->signo != 0)
+        (void)sigaction(t->signo, &t->old, NULL);
+}
+
+static void atfork_prepare(void);
+static void atfork_parent(void);
+static void atfork_child(void);
+
+static void register_atfork(void)
+{
+    (void)pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+}
+
+/*
+ * Starts the trigger and the reporter from gmr__state.run.
+ * Context: caller context (setup) or the child after fork; gmr__state.lock held.
+ */
+static int start_locked(void)
+{
+    struct gmr__settings *run = &gmr__state.run;
+    int signo = run->trigger_signo;
+    /* oslo.reports: a file trigger replaces the signal unless the signal was asked for. */
+    if (run->file_trigger && !run->trigger_signo_explicit)
+        signo = 0;
+
+    struct gmr__trigger *t = NULL;
+    int r = trigger_new(signo, run->chain, &t);
+    if (r < 0)
+        return r;
+    r = gmr__threads_install(run->capture_signo, run->capture_timeout_ns);
+    if (r < 0)
+        goto fail_trigger;
+    r = gmr__reporter_start(t, &gmr__state.reporter);
+    if (r < 0)
+        goto fail_threads;
+    gmr__trigger_publish(t);
+    r = install_handler(t);
+    if (r < 0)
+        goto fail_reporter;
+    gmr__state.trigger = t;
+    return 0;
+
+fail_reporter:
+    gmr__trigger_publish(NULL);
+    gmr__reporter_stop(gmr__state.reporter);
+    gmr__state.reporter = NULL;
+fail_threads:
+    gmr__threads_uninstall();
+fail_trigger:
+    trigger_free(t);
+    return r;
+}
+
+static void clear_run_locked(void)
+{
+    settings_done(&gmr__state.run);
+    gmr__free(gmr__state.vendor);
+    gmr__free(gmr__state.product);
+    gmr__free(gmr__state.version);
+    gmr__free(gmr__state.service_name);
+    gmr__state.vendor = gmr__state.product = gmr__state.version = NULL;
+    gmr__state.service_name = NULL;
+    gmr__state.conf = NULL;
+}
+
+int gmr_setup_autorun(const struct gmr_version *version, gmr_conf *conf, const char *service_name)
+{
+    static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+    int r = 0;
+
+    pthread_mutex_lock(&gmr__state.lock);
+    if (gmr__state.installed) {
+        r = -EALREADY;
+        goto out;
+    }
+    r = settings_copy(&gmr__state.run, &gmr__state.settings);
+    if (r < 0)
+        goto out;
+    gmr__state.conf = conf;
+    if (version) {
+        if ((version->vendor && !(gmr__state.vendor = gmr__strdup(version->vendor))) ||
+            (version->product && !(gmr__state.product = gmr__strdup(version->product))) ||
+            (version->version && !(gmr__state.version = gmr__strdup(version->version)))) {
+            r = -ENOMEM;
+            goto fail;
+        }
+    }
+    gmr__state.service_name =
+        gmr__strdup(service_name && *service_name ? service_name : gmr__program_name());
+    if (!gmr__state.service_name) {
+        r = -ENOMEM;
+        goto fail;
+    }
+
+    r = start_locked();
+    if (r < 0)
+        goto fail;
+    gmr__state.installed = true;
+    pthread_once(&atfork_once, register_atfork);
+    goto out;
+
+fail:
+    clear_run_locked();
+out:
+    pthread_mutex_unlock(&gmr__state.lock);
+    return r;
+}
+
+void gmr_shutdown(void)
+{
+    pthread_mutex_lock(&gmr__state.lock);
+    if (!gmr__state.installed || gmr__in_report()) {
+        pthread_mutex_unlock(&gmr__state.lock);
+        return;
+    }
+    struct gmr__trigger *t = gmr__state.trigger;
+    struct gmr__reporter *rep = gmr__state.reporter;
+    gmr__state.installed = false;
+    gmr__state.trigger = NULL;
+    gmr__state.reporter = NULL;
+    pthread_mutex_unlock(&gmr__state.lock);
+
+    /* Restore the old disposition first, so no new handler call can start. */
+    uninstall_handler(t);
+    gmr__reporter_stop(rep); /* finishes a report in progress */
+    gmr__trigger_publish(NULL);
+    gmr__threads_uninstall();
+    trigger_free(t);
+
+    pthread_mutex_lock(&gmr__state.lock);
+    clear_run_locked();
+    pthread_mutex_unlock(&gmr__state.lock);
+}
+
+int gmr_register_section(const char *title, gmr_section_fn fn, void *userdata)
+{
+    GMR_RETURN_IF(!title || !*title || !fn, -EINVAL);
+    int r = 0;
+    pthread_mutex_lock(&gmr__state.lock);
+    for (size_t i = 0; i < gmr__state.n_sections; i++) {
+        if (strcmp(gmr__state.sections[i].title, title) == 0) {
+            r = -EEXIST;
+            goto out;
+        }
+    }
+    if (gmr__state.n_sections >= GMR_MAX_SECTIONS) {
+        r = -ENOSPC;
+        goto out;
+    }
+    struct gmr__section *s =
+        gmr__realloc(gmr__state.sections, (gmr__state.n_sections + 1) * sizeof(*s));
+    if (!s) {
+        r = -ENOMEM;
+        goto out;
+    }
+    gmr__state.sections = s;
+    char *copy = gmr__strdup(title);
+    if (!copy) {
+        r = -ENOMEM;
+        goto out;
+    }
+    s[gmr__state.n_sections++] = (struct gmr__section){copy, fn, userdata};
+out:
+    pthread_mutex_unlock(&gmr__state.lock);
+    return r;
+}
+
+int gmr_unregister_section(const char *title)
+{
+    GMR_RETURN_IF(!title, -EINVAL);
+    GMR_RETURN_IF(gmr__in_report(), -EDEADLK);
+    int r = -ENOENT;
+    /* Holding the report lock guarantees the callback is not running now. */
+    pthread_mutex_lock(&gmr__report_lock);
+    pthread_mutex_lock(&gmr__state.lock);
+    for (size_t i = 0; i < gmr__state.n_sections; i++) {
+        if (strcmp(gmr__state.sections[i].title, title) == 0) {
+            gmr__free(gmr__state.sections[i].title);
+            memmove(&gmr__state.sections[i], &gmr__state.sections[i + 1],
+                    (gmr__state.n_sections - i - 1) * sizeof(gmr__state.sections[0]));
+            gmr__state.n_sections--;
+            r = 0;
+            break;
+        }
+    }
+    if (gmr__state.n_sections == 0) {
+        gmr__free(gmr__state.sections);
+        gmr__state.sections = NULL;
+    }
+    pthread_mutex_unlock(&gmr__state.lock);
+    pthread_mutex_unlock(&gmr__report_lock);
+    return r;
+}
+
+int gmr_write_report(int fd, enum gmr_format format)
+{
+    GMR_RETURN_IF(fd < 0, -EINVAL);
+    GMR_RETURN_IF(format != GMR_FORMAT_TEXT && format != GMR_FORMAT_JSON, -EINVAL);
+    GMR_RETURN_IF(gmr__in_report(), -EDEADLK);
+    if (fcntl(fd, F_GETFD) < 0)
+        return -EBADF;
+
+    pthread_mutex_lock(&gmr__state.lock);
+    struct gmr__reporter *rep = gmr__state.installed ? gmr__state.reporter : NULL;
+    pthread_mutex_unlock(&gmr__state.lock);
+    if (rep) {
+        int r = gmr__reporter_run(rep, fd, format);
+        if (r != -ECANCELED)
+            return r;
+        /* Shut down meanwhile: build it here instead. */
+    }
+    return gmr__report_write(fd, format, "gmr_write_report()");
+}
+
+/*
+ * fork(): the child has no reporter thread and shares the parent's eventfd.  The state lock
+ * is held across fork so the child's copy is consistent; the child gets its own trigger and
+ * reporter.
+ */
+static void atfork_prepare(void)
+{
+    pthread_mutex_lock(&gmr__state.lock);
+}
+
+static void atfork_parent(void)
+{
+    pthread_mutex_unlock(&gmr__state.lock);
+}
+
+static void atfork_child(void)
+{
+    /* A report may have been running in the parent: its lock is meaningless here. */
+    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+    memcpy(&gmr__report_lock, &fresh, sizeof(fresh));
+
+    if (gmr__state.installed) {
+        struct gmr__trigger *old = gmr__state.trigger;
+        /* The parent's reporter thread does not exist here: drop its memory, not its lock. */
+        gmr__free(gmr__state.reporter);
+        gmr__state.reporter = NULL;
+        gmr__state.trigger = NULL;
+        uninstall_handler(old);
+        gmr__trigger_reset_after_fork();
+        gmr__threads_uninstall();
+        trigger_free(old);
+        if (start_locked() < 0) {
+            gmr__state.installed = false;
+            clear_run_locked();
+        }
+    }
+    pthread_mutex_unlock(&gmr__state.lock);
+}

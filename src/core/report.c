@@ -1,0 +1,186 @@
+/*
+ * The report pipeline: build the model section by section, render it, write it.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "capture/threads.h"
+#include "conf/conf-internal.h"
+#include "core/state.h"
+#include "output/sink.h"
+#include "render/render.h"
+#include "sections/sections.h"
+#include "util/alloc.h"
+#include "util/buf.h"
+#include "util/macro.h"
+
+pthread_mutex_t gmr__report_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static _Thread_local bool in_report;
+
+bool gmr__in_report(void)
+{
+    return in_report;
+}
+
+/* A copy of the registry taken under the state lock, so callbacks run without it. */
+struct registry_copy {
+    struct gmr__section *items;
+    size_t n;
+};
+
+static void registry_copy_done(struct registry_copy *c)
+{
+    for (size_t i = 0; i < c->n; i++)
+        gmr__free(c->items[i].title);
+    gmr__free(c->items);
+    c->items = NULL;
+    c->n = 0;
+}
+
+static int registry_copy(struct registry_copy *c)
+{
+    int r = 0;
+    pthread_mutex_lock(&gmr__state.lock);
+    c->n = 0;
+    c->items = gmr__calloc(gmr__state.n_sections ? gmr__state.n_sections : 1, sizeof(*c->items));
+    if (!c->items) {
+        r = -ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < gmr__state.n_sections; i++) {
+        c->items[i] = gmr__state.sections[i];
+        c->items[i].title = gmr__strdup(gmr__state.sections[i].title);
+        if (!c->items[i].title) {
+            r = -ENOMEM;
+            goto out;
+        }
+        c->n++;
+    }
+out:
+    pthread_mutex_unlock(&gmr__state.lock);
+    if (r < 0)
+        registry_copy_done(c);
+    return r;
+}
+
+/* Adds a typed built-in section; a failure becomes the section's error entry. */
+static int builtin_section(json_t *report, const char *title, const char *type,
+                           int (*fill)(json_t *section, void *arg), void *arg)
+{
+    json_t *sec = gmr__model_section(report, title, type);
+    if (!sec)
+        return -ENOMEM;
+    int r = fill(sec, arg);
+    if (r == -ENOMEM)
+        return r;
+    if (r < 0) {
+        char msg[160];
+        snprintf(msg, sizeof(msg), "%s (%d)", strerror(-r), r);
+        return gmr__model_section_error(sec, msg);
+    }
+    return 0;
+}
+
+static int fill_threads(json_t *sec, void *arg)
+{
+    const struct gmr__settings *s = arg;
+    int self = (int)syscall(SYS_gettid);
+    return gmr__threads_section(sec, self, s->group_threads);
+}
+
+static int fill_configuration(json_t *sec, void *arg)
+{
+    return gmr__conf_section(sec, arg);
+}
+
+/* Builds the whole model.  Context: reporter thread or caller; gmr__report_lock held. */
+static int build(json_t **ret, const char *trigger)
+{
+    struct registry_copy reg = {0};
+    json_t *report = json_object();
+    json_t *sections = json_array();
+    int r = -ENOMEM;
+    if (!report || !sections)
+        goto out;
+    if (gmr__json_set_str(report, "format_version", GMR_FORMAT_VERSION) < 0)
+        goto out;
+
+    pthread_mutex_lock(&gmr__state.lock);
+    struct gmr__settings settings = gmr__state.installed ? gmr__state.run : gmr__state.settings;
+    const char *service = gmr__state.installed ? gmr__state.service_name : gmr__program_name();
+    struct gmr__header_info hi = {.service_name = service, .trigger = trigger};
+    r = gmr__section_header(report, &hi);
+    if (r == 0 && json_object_set(report, "sections", sections) < 0)
+        r = -ENOMEM;
+    if (r == 0)
+        r = gmr__section_package(report, gmr__state.vendor, gmr__state.product,
+                                 gmr__state.version);
+    gmr_conf *conf = gmr__state.installed ? gmr__state.conf : NULL;
+    pthread_mutex_unlock(&gmr__state.lock);
+    if (r < 0)
+        goto out;
+
+    r = builtin_section(report, "Threads", "threads", fill_threads, &settings);
+    if (r < 0)
+        goto out;
+    if (conf) {
+        r = builtin_section(report, "Configuration", "configuration", fill_configuration, conf);
+        if (r < 0)
+            goto out;
+    }
+
+    r = registry_copy(&reg);
+    if (r < 0)
+        goto out;
+    r = gmr__sections_run(report, reg.items, reg.n);
+    if (r < 0)
+        goto out;
+
+    *ret = report;
+    report = NULL;
+out:
+    registry_copy_done(&reg);
+    json_decref(sections);
+    json_decref(report);
+    return r;
+}
+
+static int render(const json_t *model, enum gmr_format format, struct gmr__buf *out)
+{
+    return format == GMR_FORMAT_JSON ? gmr__render_json(model, out)
+                                     : gmr__render_text(model, out);
+}
+
+int gmr__report_write(int fd, enum gmr_format format, const char *trigger)
+{
+    pthread_mutex_lock(&gmr__report_lock);
+    in_report = true;
+
+    json_t *model = NULL;
+    struct gmr__buf out = GMR_BUF_INIT;
+    int r = build(&model, trigger);
+    if (r == 0)
+        r = render(model, format, &out);
+    if (r == 0) {
+        if (fd < 0) {
+            pthread_mutex_lock(&gmr__state.lock);
+            fd = gmr__state.run.output_fd;
+            pthread_mutex_unlock(&gmr__state.lock);
+        }
+        r = gmr__write_all(fd, out.data, out.len);
+    } else {
+        gmr__error_line("could not build a report: %s", strerror(-r));
+    }
+
+    gmr__buf_done(&out);
+    json_decref(model);
+    in_report = false;
+    pthread_mutex_unlock(&gmr__report_lock);
+    return r;
+}

@@ -1,0 +1,35 @@
+/*
+ * Section builders.  Each fills its part of the report model.
+ * Context: reporter thread (or caller context when not set up); never a signal handler.
+ */
+#ifndef GMR_SECTIONS_SECTIONS_H
+#define GMR_SECTIONS_SECTIONS_H
+
+#include <jansson.h>
+
+#include "core/state.h"
+
+/* What the header shows; strings borrowed. */
+struct gmr__header_info {
+    const char *service_name;
+    const char *trigger;
+};
+
+/* Adds the "header" object to @report.  Return: 0 or -ENOMEM. */
+int gmr__section_header(json_t *report, const struct gmr__header_info *info);
+
+/* Adds the Package section (vendor, product, version; each may be NULL). */
+int gmr__section_package(json_t *report, const char *vendor, const char *product,
+                         const char *version);
+
+/*
+ * gmr__sections_run() - run the application's sections, registration order, into @report.
+ * @sections/@n: a snapshot of the registry (borrowed).
+ * A failing callback leaves what it wrote plus an error entry.  Return: 0 or -ENOMEM.
+ */
+int gmr__sections_run(json_t *report, const struct gmr__section *sections, size_t n);
+
+/* The program's name, for a default service name; never NULL. */
+const char *gmr__program_name(void);
+
+#endif /* GMR_SECTIONS_SECTIONS_H */

@@ -1,0 +1,224 @@
+/*
+ * The reporter thread: sleeps in poll() until a trigger arrives, then builds and writes the
+ * report.  Everything heavy happens here, with every signal blocked, never in a handler.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "core/state.h"
+#include "trigger/trigger.h"
+#include "util/alloc.h"
+#include "util/macro.h"
+
+/* A gmr_write_report() call waiting for the reporter. */
+struct request {
+    int fd;                 /* borrowed */
+    enum gmr_format format;
+    int result;             /* set by the reporter */
+    bool done;              /* set by the reporter, under the reporter's lock */
+    struct request *next;   /* queue link */
+};
+
+struct gmr__reporter {
+    struct gmr__trigger *trigger; /* borrowed */
+    pthread_t thread;
+    _Atomic int tid;              /* kernel tid of the thread, once running */
+    pthread_mutex_t lock;         /* guards the members below */
+    pthread_cond_t cond;          /* signalled when a request is done or the thread stops */
+    struct request *queue;        /* pending gmr_write_report() calls, FIFO */
+    bool stopping;                /* gmr__reporter_stop() was called */
+    bool stopped;                 /* the thread left its loop */
+};
+
+int gmr__reporter_tid(const struct gmr__reporter *r)
+{
+    return r ? atomic_load(&((struct gmr__reporter *)r)->tid) : 0;
+}
+
+/* Drains the eventfd; its value only says "woken", the counters say why. */
+static void drain(int fd)
+{
+    uint64_t v;
+    while (read(fd, &v, sizeof(v)) < 0 && errno == EINTR)
+        ;
+}
+
+/* Describes what triggered a coalesced report, e.g. "signal SIGUSR2 (x3)". */
+static void describe(char *buf, size_t size, int signo, unsigned long sigs, unsigned long reqs)
+{
+    char name[32];
+    size_t n = 0;
+    buf[0] = '\0';
+    if (sigs) {
+        n += (size_t)snprintf(buf, size, "signal %s", gmr__signal_name(signo, name, sizeof(name)));
+        if (sigs > 1 && n < size)
+            n += (size_t)snprintf(buf + n, size - n, " (x%lu)", sigs);
+    }
+    if (reqs && n < size) {
+        n += (size_t)snprintf(buf + n, size - n, "%sgmr_request_report()", n ? ", " : "");
+        if (reqs > 1 && n < size)
+            snprintf(buf + n, size - n, " (x%lu)", reqs);
+    }
+}
+
+/* Runs queued gmr_write_report() calls, each its own report to its own fd. */
+static void serve_requests(struct gmr__reporter *r)
+{
+    pthread_mutex_lock(&r->lock);
+    while (r->queue) {
+        struct request *q = r->queue;
+        r->queue = q->next;
+        pthread_mutex_unlock(&r->lock);
+        int res = gmr__report_write(q->fd, q->format, "gmr_write_report()");
+        pthread_mutex_lock(&r->lock);
+        q->result = res;
+        q->done = true;
+        pthread_cond_broadcast(&r->cond);
+    }
+    pthread_mutex_unlock(&r->lock);
+}
+
+static void *reporter_main(void *arg)
+{
+    struct gmr__reporter *r = arg;
+    struct gmr__trigger *t = r->trigger;
+
+    atomic_store(&r->tid, (int)syscall(SYS_gettid));
+    for (;;) {
+        struct pollfd pfd = {.fd = t->wake_fd, .events = POLLIN};
+        int n = poll(&pfd, 1, -1);
+        if (n < 0 && errno != EINTR)
+            break; /* cannot happen with a valid eventfd; leave rather than spin */
+        if (n > 0)
+            drain(t->wake_fd);
+
+        pthread_mutex_lock(&r->lock);
+        bool stopping = r->stopping;
+        pthread_mutex_unlock(&r->lock);
+        if (stopping)
+            break;
+
+        serve_requests(r);
+
+        unsigned long sigs = atomic_exchange(&t->signals, 0);
+        unsigned long reqs = atomic_exchange(&t->requests, 0);
+        if (sigs || reqs) {
+            char why[128];
+            describe(why, sizeof(why), t->signo, sigs, reqs);
+            (void)gmr__report_write(-1, gmr__state.run.format, why);
+        }
+    }
+
+    pthread_mutex_lock(&r->lock);
+    r->stopped = true;
+    /* Fail calls still waiting: the reporter is going away. */
+    while (r->queue) {
+        r->queue->result = -ECANCELED;
+        r->queue->done = true;
+        r->queue = r->queue->next;
+    }
+    pthread_cond_broadcast(&r->cond);
+    pthread_mutex_unlock(&r->lock);
+    return NULL;
+}
+
+int gmr__reporter_start(struct gmr__trigger *t, struct gmr__reporter **ret)
+{
+    struct gmr__reporter *r = gmr__calloc(1, sizeof(*r));
+    if (!r)
+        return -ENOMEM;
+    r->trigger = t;
+    pthread_mutex_init(&r->lock, NULL);
+    pthread_cond_init(&r->cond, NULL);
+
+    /* The thread inherits this mask: every signal blocked, so no handler ever runs there. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int err = pthread_create(&r->thread, NULL, reporter_main, r);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (err) {
+        pthread_cond_destroy(&r->cond);
+        pthread_mutex_destroy(&r->lock);
+        gmr__free(r);
+        return -err;
+    }
+    (void)pthread_setname_np(r->thread, "gmr-reporter");
+    *ret = r;
+    return 0;
+}
+
+void gmr__reporter_stop(struct gmr__reporter *r)
+{
+    if (!r)
+        return;
+    pthread_mutex_lock(&r->lock);
+    r->stopping = true;
+    pthread_mutex_unlock(&r->lock);
+    gmr__as_wake(r->trigger);
+    pthread_join(r->thread, NULL);
+    pthread_cond_destroy(&r->cond);
+    pthread_mutex_destroy(&r->lock);
+    gmr__free(r);
+}
+
+int gmr__reporter_run(struct gmr__reporter *r, int fd, enum gmr_format format)
+{
+    if (pthread_equal(pthread_self(), r->thread))
+        return -EDEADLK;
+    struct request q = {.fd = fd, .format = format};
+    pthread_mutex_lock(&r->lock);
+    if (r->stopped || r->stopping) {
+        pthread_mutex_unlock(&r->lock);
+        return -ECANCELED;
+    }
+    struct request **tail = &r->queue;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = &q;
+    pthread_mutex_unlock(&r->lock);
+
+    gmr__as_wake(r->trigger);
+
+    pthread_mutex_lock(&r->lock);
+    while (!q.done)
+        pthread_cond_wait(&r->cond, &r->lock);
+    pthread_mutex_unlock(&r->lock);
+    return q.result;
+}
+
+const char *gmr__signal_name(int signo, char *buf, size_t size)
+{
+    static const struct {
+        int signo;
+        const char *name;
+    } names[] = {
+        {SIGHUP, "SIGHUP"},   {SIGINT, "SIGINT"},     {SIGQUIT, "SIGQUIT"}, {SIGUSR1, "SIGUSR1"},
+        {SIGUSR2, "SIGUSR2"}, {SIGPIPE, "SIGPIPE"},   {SIGALRM, "SIGALRM"}, {SIGTERM, "SIGTERM"},
+        {SIGCHLD, "SIGCHLD"}, {SIGCONT, "SIGCONT"},   {SIGTSTP, "SIGTSTP"}, {SIGTTIN, "SIGTTIN"},
+        {SIGTTOU, "SIGTTOU"}, {SIGURG, "SIGURG"},     {SIGXCPU, "SIGXCPU"}, {SIGXFSZ, "SIGXFSZ"},
+        {SIGVTALRM, "SIGVTALRM"}, {SIGPROF, "SIGPROF"}, {SIGWINCH, "SIGWINCH"}, {SIGIO, "SIGIO"},
+        {SIGPWR, "SIGPWR"},   {SIGSYS, "SIGSYS"},     {SIGTRAP, "SIGTRAP"}, {SIGABRT, "SIGABRT"},
+        {SIGBUS, "SIGBUS"},   {SIGFPE, "SIGFPE"},     {SIGSEGV, "SIGSEGV"}, {SIGILL, "SIGILL"},
+        {SIGKILL, "SIGKILL"}, {SIGSTOP, "SIGSTOP"},
+    };
+    for (size_t i = 0; i < GMR_ELEMENTSOF(names); i++) {
+        if (names[i].signo == signo) {
+            snprintf(buf, size, "%s", names[i].name);
+            return buf;
+        }
+    }
+    if (signo >= SIGRTMIN && signo <= SIGRTMAX)
+        snprintf(buf, size, "SIGRTMIN+%d", signo - SIGRTMIN);
+    else
+        snprintf(buf, size, "signal %d", signo);
+    return buf;
+}

@@ -1,0 +1,94 @@
+/*
+ * The trigger signal handler and gmr_request_report(): async-signal-safe code only.
+ *
+ * Both do the same thing: count the request and write 8 bytes to the reporter's eventfd
+ * (the pattern of libuv's uv_async_send).  The reporter reads the counters and the eventfd,
+ * so any number of triggers during a report result in exactly one more report.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <gmr/gmr.h>
+
+#include "trigger/trigger.h"
+
+/* The installed trigger object; NULL when not set up. */
+static _Atomic(struct gmr__trigger *) current;
+/*
+ * Handlers between their first and last access to `current`: uninstall unpublishes, then
+ * waits for this to drop to zero before the object may be freed.
+ */
+static atomic_int in_flight;
+
+void gmr__as_wake(struct gmr__trigger *t)
+{
+    uint64_t one = 1;
+    ssize_t r;
+    /* The eventfd is non-blocking; EAGAIN means the counter is saturated: already woken. */
+    do {
+        r = write(t->wake_fd, &one, sizeof(one));
+    } while (r < 0 && errno == EINTR);
+}
+
+void gmr__as_trigger_handler(int signo, siginfo_t *info, void *ucontext)
+{
+    int saved_errno = errno;
+
+    atomic_fetch_add(&in_flight, 1);
+    struct gmr__trigger *t = atomic_load(&current);
+    struct sigaction old;
+    bool chain = false;
+    if (t) {
+        atomic_fetch_add_explicit(&t->signals, 1, memory_order_relaxed);
+        gmr__as_wake(t);
+        chain = t->chain;
+        old = t->old;
+    }
+    atomic_fetch_sub(&in_flight, 1);
+
+    if (chain) {
+        if (old.sa_flags & SA_SIGINFO) {
+            if (old.sa_sigaction)
+                old.sa_sigaction(signo, info, ucontext);
+        } else if (old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN) {
+            old.sa_handler(signo);
+        }
+    }
+    errno = saved_errno;
+}
+
+void gmr_request_report(void)
+{
+    int saved_errno = errno;
+    atomic_fetch_add(&in_flight, 1);
+    struct gmr__trigger *t = atomic_load(&current);
+    if (t) {
+        atomic_fetch_add_explicit(&t->requests, 1, memory_order_relaxed);
+        gmr__as_wake(t);
+    }
+    atomic_fetch_sub(&in_flight, 1);
+    errno = saved_errno;
+}
+
+void gmr__trigger_publish(struct gmr__trigger *t)
+{
+    atomic_store(&current, t);
+    if (t)
+        return;
+    /* A handler that loaded the old pointer is still counted here; let it finish. */
+    while (atomic_load(&in_flight) > 0) {
+        struct timespec ts = {0, 100000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+void gmr__trigger_reset_after_fork(void)
+{
+    atomic_store(&current, NULL);
+    atomic_store(&in_flight, 0);
+}

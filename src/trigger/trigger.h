@@ -1,0 +1,90 @@
+/*
+ * Report triggers: the trigger signal's handler, gmr_request_report(), and the reporter
+ * thread that they wake.
+ */
+#ifndef GMR_TRIGGER_TRIGGER_H
+#define GMR_TRIGGER_TRIGGER_H
+
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <gmr/gmr.h>
+
+_Static_assert(ATOMIC_LONG_LOCK_FREE == 2, "the signal handler needs lock-free atomic longs");
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "the signal handler needs lock-free atomic ints");
+
+/*
+ * What the trigger handler touches.  Allocated by setup before the handler is installed,
+ * reached by the handler only through gmr__trigger_current, freed after uninstall has waited
+ * for every running handler.
+ */
+struct gmr__trigger {
+    int wake_fd;              /* eventfd the reporter polls; owned */
+    int signo;                /* trigger signal, 0 when none */
+    bool chain;               /* call @old after ours */
+    struct sigaction old;     /* disposition before ours; restored by uninstall */
+    atomic_ulong signals;     /* trigger signals since the reporter last looked */
+    atomic_ulong requests;    /* gmr_request_report() calls since the reporter last looked */
+};
+
+/*
+ * gmr__trigger_publish() - make @t (or NULL) the object the handlers use, then, when
+ * unpublishing, wait until no handler still uses the previous one.
+ * Context: caller context.
+ */
+void gmr__trigger_publish(struct gmr__trigger *t);
+
+/*
+ * gmr__trigger_reset_after_fork() - in a fork child: no handler runs on another thread, so
+ * forget the parent's published object and in-flight count.
+ * Context: the child's atfork handler.
+ */
+void gmr__trigger_reset_after_fork(void);
+
+/*
+ * gmr__as_trigger_handler() - the trigger signal's handler: counts the signal, wakes the
+ * reporter, chains when asked.
+ * Context: async-signal-safe.
+ */
+void gmr__as_trigger_handler(int signo, siginfo_t *info, void *ucontext);
+
+/*
+ * gmr__as_wake() - wake the reporter thread of @t (one 8-byte write to its eventfd).
+ * Context: async-signal-safe.
+ */
+void gmr__as_wake(struct gmr__trigger *t);
+
+/* The reporter thread. */
+struct gmr__reporter;
+
+/*
+ * gmr__reporter_start() - start the reporter thread, every signal blocked in it.
+ * @t: the trigger it serves; borrowed, must outlive the reporter
+ * Return: 0 or -errno.
+ * Context: caller context.
+ */
+int gmr__reporter_start(struct gmr__trigger *t, struct gmr__reporter **ret);
+
+/*
+ * gmr__reporter_stop() - finish the report in progress, stop and join the thread, free @r.
+ * Context: caller context; not the reporter thread.
+ */
+void gmr__reporter_stop(struct gmr__reporter *r);
+
+/*
+ * gmr__reporter_run() - have the reporter thread write one report to @fd and wait for it.
+ * Return: the report's result; -EDEADLK on the reporter thread itself; -ECANCELED when the
+ *         reporter stopped first.
+ * Context: caller context.
+ */
+int gmr__reporter_run(struct gmr__reporter *r, int fd, enum gmr_format format);
+
+/* The thread id of the reporter thread (0 when not running); for the Threads section. */
+int gmr__reporter_tid(const struct gmr__reporter *r);
+
+/* Name of a signal ("SIGUSR2", "SIGRTMIN+3") into @buf; returns @buf.  Context: ordinary code. */
+const char *gmr__signal_name(int signo, char *buf, size_t size);
+
+#endif /* GMR_TRIGGER_TRIGGER_H */
