@@ -1,0 +1,148 @@
+/*
+ * Victim for the core integration tests.  Sets up libgmr, starts a few worker threads, then
+ * serves commands read line by line from stdin:
+ *   ping            -> prints "PONG"
+ *   report text|json -> gmr_write_report(1, ...) then prints "DONE <result>"
+ *   request         -> gmr_request_report()
+ *   count           -> prints "COUNT <number of times the Victim Stats section ran>"
+ * and exits when stdin closes.  Options:
+ *   --json               triggered reports as JSON
+ *   --signal N           trigger signal number
+ *   --own-handler        install an application handler on the trigger signal first
+ *   --chain              chain to it (with --own-handler)
+ *   --failing-section    register a section whose generator fails
+ *   --slow-section MS    the Victim Stats section sleeps MS milliseconds
+ *   --no-setup           do not call gmr_setup_autorun()
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <gmr/gmr.h>
+
+static atomic_int section_runs;
+static atomic_int own_handler_runs;
+static int slow_ms;
+
+static int stats_section(gmr_writer *w, void *userdata)
+{
+    const char *name = userdata;
+    int n = atomic_fetch_add(&section_runs, 1) + 1;
+    if (slow_ms > 0) {
+        struct timespec ts = {slow_ms / 1000, (long)(slow_ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    gmr_writer_kv(w, "victim", "%s", name);
+    gmr_writer_kv(w, "runs", "%d", n);
+    gmr_writer_kv(w, "own_handler_runs", "%d", atomic_load(&own_handler_runs));
+    gmr_writer_begin_object(w, "nested");
+    gmr_writer_kv(w, "depth", "1");
+    gmr_writer_begin_list(w, "items");
+    gmr_writer_item(w, "first");
+    gmr_writer_item(w, "second");
+    gmr_writer_end(w);
+    gmr_writer_end(w);
+    gmr_writer_kv(w, "end", "yes");
+    return 0;
+}
+
+static int failing_section(gmr_writer *w, void *userdata)
+{
+    (void)userdata;
+    gmr_writer_kv(w, "partial", "written before the failure");
+    return -EIO;
+}
+
+static void own_handler(int signo)
+{
+    (void)signo;
+    atomic_fetch_add(&own_handler_runs, 1);
+}
+
+static void *worker(void *arg)
+{
+    (void)arg;
+    for (;;)
+        pause();
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    bool json = false, own = false, chain = false, failing = false, setup = true;
+    int signo = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0)
+            json = true;
+        else if (strcmp(argv[i], "--signal") == 0 && i + 1 < argc)
+            signo = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--own-handler") == 0)
+            own = true;
+        else if (strcmp(argv[i], "--chain") == 0)
+            chain = true;
+        else if (strcmp(argv[i], "--failing-section") == 0)
+            failing = true;
+        else if (strcmp(argv[i], "--slow-section") == 0 && i + 1 < argc)
+            slow_ms = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--no-setup") == 0)
+            setup = false;
+    }
+
+    if (own) {
+        struct sigaction sa = {0};
+        sa.sa_handler = own_handler;
+        sigemptyset(&sa.sa_mask);
+        sigaction(signo ? signo : SIGUSR2, &sa, NULL);
+    }
+    if (signo)
+        gmr_set_trigger_signal(signo);
+    if (chain)
+        gmr_set_chain_handler(true);
+    if (json)
+        gmr_set_format(GMR_FORMAT_JSON);
+
+    if (failing)
+        gmr_register_section("Broken Section", failing_section, NULL);
+    static const struct gmr_version version = {"libgmr tests", "victim-basic", "9.8.7"};
+    if (setup) {
+        int r = gmr_setup_autorun(&version, NULL, "victim-basic");
+        if (r < 0) {
+            printf("SETUP %d\n", r);
+            fflush(stdout);
+        }
+    }
+    /* Registered after setup on purpose: sections may come either way. */
+    gmr_register_section("Victim Stats", stats_section, "victim-basic");
+
+    pthread_t t[3];
+    for (int i = 0; i < 3; i++)
+        pthread_create(&t[i], NULL, worker, NULL);
+
+    printf("READY\n");
+    fflush(stdout);
+
+    char line[256];
+    while (fgets(line, sizeof(line), stdin)) {
+        if (strncmp(line, "ping", 4) == 0) {
+            printf("PONG\n");
+        } else if (strncmp(line, "report ", 7) == 0) {
+            int r = gmr_write_report(1, strncmp(line + 7, "json", 4) == 0 ? GMR_FORMAT_JSON
+                                                                          : GMR_FORMAT_TEXT);
+            printf("DONE %d\n", r);
+        } else if (strncmp(line, "request", 7) == 0) {
+            gmr_request_report();
+        } else if (strncmp(line, "count", 5) == 0) {
+            printf("COUNT %d\n", atomic_load(&section_runs));
+        }
+        fflush(stdout);
+    }
+    gmr_shutdown();
+    return 0;
+}

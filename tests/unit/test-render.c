@@ -1,0 +1,189 @@
+/*
+ * Unit tests of the report views: a hand-built model rendered as text (compared with a golden
+ * file) and as JSON, and the text view of a saved JSON report.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "render/render.h"
+#include "util/alloc.h"
+
+/* A model as the pipeline builds it, with one section of each generic shape. */
+static json_t *sample_model(void)
+{
+    json_t *report = json_pack(
+        "{s:s, s:{s:s, s:i, s:s, s:s, s:s, s:s}, s:[]}", "format_version", "1.0", "header",
+        "time", "2026-01-02T03:04:05Z", "pid", 4242, "service_name", "nova-compute",
+        "hostname", "node1", "trigger", "signal SIGUSR2", "libgmr_version", "0.1.0", "sections");
+    assert_non_null(report);
+    json_t *pkg = gmr__model_section(report, "Package", "kv");
+    json_object_set_new(pkg, "data",
+                        json_pack("{s:s, s:s, s:s}", "product", "OpenStack Nova", "vendor",
+                                  "OpenStack Foundation", "version", "13.0.0"));
+    json_t *app = gmr__model_section(report, "Request Stats", "kv");
+    json_object_set_new(
+        app, "data",
+        json_pack("{s:s, s:{s:s, s:[s, s]}, s:[{s:s, s:s}, {s:s}], s:s, s:{}, s:[]}", "handled",
+                  "1234", "by_method", "GET", "1000", "paths", "/servers", "/flavors", "workers",
+                  "name", "w1", "state", "busy", "name", "w2", "note", "line one\nline two\x1b[31m",
+                  "empty_object", "empty_list"));
+    json_t *broken = gmr__model_section(report, "Broken", "kv");
+    json_object_set_new(broken, "data", json_pack("{s:s}", "partial", "yes"));
+    gmr__model_section_error(broken, "section generator failed: Input/output error (-5)");
+    json_t *future = gmr__model_section(report, "From The Future", "hologram");
+    json_object_set_new(future, "data", json_pack("{s:s}", "still", "readable"));
+    return report;
+}
+
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = malloc((size_t)n + 1);
+    size_t got = fread(s, 1, (size_t)n, f);
+    s[got] = '\0';
+    fclose(f);
+    return s;
+}
+
+/* Compares @text with tests/golden/@name; GMR_UPDATE_GOLDEN=1 rewrites the file instead. */
+static void assert_golden(const char *text, const char *name)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/%s", getenv("GMR_GOLDEN_DIR"), name);
+    if (getenv("GMR_UPDATE_GOLDEN")) {
+        FILE *f = fopen(path, "wb");
+        assert_non_null(f);
+        fputs(text, f);
+        fclose(f);
+    }
+    char *want = read_file(path);
+    assert_non_null(want);
+    assert_string_equal(text, want);
+    free(want);
+}
+
+static void test_text_matches_golden(void **state)
+{
+    (void)state;
+    json_t *model = sample_model();
+    struct gmr__buf out = GMR_BUF_INIT;
+    assert_int_equal(gmr__render_text(model, &out), 0);
+    assert_golden(out.data, "render-basic.txt");
+    gmr__buf_done(&out);
+    json_decref(model);
+}
+
+static void test_text_of_saved_json_equals_live_text(void **state)
+{
+    (void)state;
+    json_t *model = sample_model();
+    struct gmr__buf live = GMR_BUF_INIT, js = GMR_BUF_INIT, saved = GMR_BUF_INIT;
+    assert_int_equal(gmr__render_text(model, &live), 0);
+    assert_int_equal(gmr__render_json(model, &js), 0);
+
+    json_error_t err;
+    json_t *loaded = json_loads(js.data, 0, &err);
+    assert_non_null(loaded);
+    assert_int_equal(gmr__render_text(loaded, &saved), 0);
+    assert_string_equal(live.data, saved.data);
+
+    gmr__buf_done(&live);
+    gmr__buf_done(&js);
+    gmr__buf_done(&saved);
+    json_decref(loaded);
+    json_decref(model);
+}
+
+static void test_json_is_one_document_ending_in_newline(void **state)
+{
+    (void)state;
+    json_t *model = sample_model();
+    struct gmr__buf js = GMR_BUF_INIT;
+    assert_int_equal(gmr__render_json(model, &js), 0);
+    assert_true(js.len > 2 && js.data[0] == '{' && js.data[js.len - 1] == '\n');
+    json_error_t err;
+    json_t *loaded = json_loads(js.data, 0, &err);
+    assert_non_null(loaded);
+    assert_true(json_equal(loaded, model));
+    json_decref(loaded);
+    gmr__buf_done(&js);
+    json_decref(model);
+}
+
+static void test_text_rejects_other_major_versions(void **state)
+{
+    (void)state;
+    struct gmr__buf out = GMR_BUF_INIT;
+    json_t *m = json_pack("{s:s, s:{}, s:[]}", "format_version", "2.0", "header", "sections");
+    assert_int_equal(gmr__render_text(m, &out), -EINVAL);
+    json_decref(m);
+    m = json_pack("{s:s}", "sections", "not a list");
+    assert_int_equal(gmr__render_text(m, &out), -EINVAL);
+    json_decref(m);
+    m = json_array();
+    assert_int_equal(gmr__render_text(m, &out), -EINVAL);
+    json_decref(m);
+    gmr__buf_done(&out);
+}
+
+static void test_banner_is_72_columns_and_centered(void **state)
+{
+    (void)state;
+    struct gmr__buf out = GMR_BUF_INIT;
+    gmr__text_banner(&out, '=', "Threads");
+    assert_string_equal(out.data,
+                        "========================================================================\n"
+                        "====                            Threads                             ====\n"
+                        "========================================================================\n");
+    gmr__buf_done(&out);
+    gmr__text_banner(&out, '-', "Thread #12");
+    assert_int_equal(out.len, 73);
+    assert_true(strncmp(out.data, "------", 4) == 0);
+    gmr__buf_done(&out);
+}
+
+static void test_text_every_allocation_failure_is_clean(void **state)
+{
+    (void)state;
+    json_t *model = sample_model();
+    for (long n = 0;; n++) {
+        struct gmr__buf out = GMR_BUF_INIT;
+        gmr__alloc_fail_after(n);
+        int r = gmr__render_text(model, &out);
+        gmr__alloc_fail_after(-1);
+        gmr__buf_done(&out);
+        if (r == 0)
+            break;
+        assert_int_equal(r, -ENOMEM);
+        assert_true(n < 100);
+    }
+    json_decref(model);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_text_matches_golden),
+        cmocka_unit_test(test_text_of_saved_json_equals_live_text),
+        cmocka_unit_test(test_json_is_one_document_ending_in_newline),
+        cmocka_unit_test(test_text_rejects_other_major_versions),
+        cmocka_unit_test(test_banner_is_72_columns_and_centered),
+        cmocka_unit_test(test_text_every_allocation_failure_is_clean),
+    };
+    return cmocka_run_group_tests_name("render", tests, NULL, NULL);
+}
