@@ -18,16 +18,17 @@
 void gmr__text_banner(struct gmr__buf *out, char fill, const char *title)
 {
     /*
-     * "====" + title centered in 64 columns + "====" between two full rules for sections;
-     * the thread-style banner uses '-' and no rules.
+     * Sections: "====" + title centered in 64 columns + "====" between two full rules.
+     * Threads: "------" + title centered in 60 columns + "------", no rules.
      */
-    const size_t inner = GMR_BANNER_WIDTH - 8;
+    const size_t edge = fill == '=' ? 4 : 6;
+    const size_t inner = GMR_BANNER_WIDTH - 2 * edge;
     size_t len = strlen(title);
     if (fill == '=') {
         gmr__buf_repeat(out, '=', GMR_BANNER_WIDTH);
         gmr__buf_putc(out, '\n');
     }
-    gmr__buf_repeat(out, fill, 4);
+    gmr__buf_repeat(out, fill, edge);
     if (len + 2 <= inner) {
         size_t pad = inner - len;
         gmr__buf_repeat(out, ' ', pad / 2);
@@ -38,7 +39,7 @@ void gmr__text_banner(struct gmr__buf *out, char fill, const char *title)
         gmr__buf_puts(out, title);
         gmr__buf_putc(out, ' ');
     }
-    gmr__buf_repeat(out, fill, 4);
+    gmr__buf_repeat(out, fill, edge);
     gmr__buf_putc(out, '\n');
     if (fill == '=') {
         gmr__buf_repeat(out, '=', GMR_BANNER_WIDTH);

@@ -153,7 +153,8 @@ static void test_banner_is_72_columns_and_centered(void **state)
     gmr__buf_done(&out);
     gmr__text_banner(&out, '-', "Thread #12");
     assert_int_equal(out.len, 73);
-    assert_true(strncmp(out.data, "------", 4) == 0);
+    assert_string_equal(out.data,
+                        "------                         Thread #12                         ------\n");
     gmr__buf_done(&out);
 }
 

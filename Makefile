@@ -1,0 +1,31 @@
+# The two commands of the README.  Each installs the Debian packages it needs first.
+#   make demo   - build, start the demo service, send it SIGUSR2, print its report, stop it
+#   make check  - build and run every test
+BUILD ?= build
+MESON_OPTS ?=
+
+.PHONY: all deps build demo check install clean
+
+all: build
+
+deps:
+	@./scripts/install-deps.sh
+
+$(BUILD)/build.ninja:
+	@./scripts/install-deps.sh
+	meson setup $(BUILD) $(MESON_OPTS)
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+demo: build
+	./scripts/demo.sh $(BUILD)
+
+check: build
+	meson test -C $(BUILD) --print-errorlogs --num-processes 2
+
+install: build
+	meson install -C $(BUILD)
+
+clean:
+	rm -rf $(BUILD)
