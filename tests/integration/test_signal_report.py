@@ -197,6 +197,26 @@ def test_write_report_without_setup():
         check(v.err == b"", "nothing on stderr: %r" % v.err)
 
 
+def test_forked_child_writes_its_own_reports():
+    with Victim("victim-basic", "--json") as v:
+        v.wait_ready()
+        v.send("fork")
+        child = int(v.wait_stdout(r"CHILD (\d+)\n").group(1))
+        try:
+            os.kill(child, signal.SIGUSR2)
+            v.wait_stderr(lambda t: len(split_json_reports(t)) >= 1)
+            doc = v.json_reports()[0]
+            check(doc["header"]["pid"] == child, "the child's pid: %r" % doc["header"]["pid"])
+            check(section(doc, "Victim Stats")["data"]["end"] == "yes", "complete")
+            # The parent is unaffected and still reports for itself.
+            v.kill(signal.SIGUSR2)
+            v.wait_stderr(lambda t: len(split_json_reports(t)) >= 2)
+            check(v.json_reports()[1]["header"]["pid"] == v.pid, "the parent's pid")
+        finally:
+            os.kill(child, signal.SIGKILL)
+        check(v.stop() == 0, "exit")
+
+
 if __name__ == "__main__":
     run([
         test_sigusr2_writes_text_report_to_stderr,
@@ -209,4 +229,5 @@ if __name__ == "__main__":
         test_failing_section_shows_error_and_report_continues,
         test_request_report_and_write_report,
         test_write_report_without_setup,
+        test_forked_child_writes_its_own_reports,
     ])

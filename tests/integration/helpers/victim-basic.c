@@ -5,6 +5,7 @@
  *   report text|json -> gmr_write_report(1, ...) then prints "DONE <result>"
  *   request         -> gmr_request_report()
  *   count           -> prints "COUNT <number of times the Victim Stats section ran>"
+ *   fork            -> forks a child that only waits for signals; prints "CHILD <pid>"
  * and exits when stdin closes.  Options:
  *   --json               triggered reports as JSON
  *   --signal N           trigger signal number
@@ -138,6 +139,13 @@ int main(int argc, char **argv)
             printf("DONE %d\n", r);
         } else if (strncmp(line, "request", 7) == 0) {
             gmr_request_report();
+        } else if (strncmp(line, "fork", 4) == 0) {
+            pid_t pid = fork();
+            if (pid == 0) {
+                for (;;)
+                    pause();
+            }
+            printf("CHILD %d\n", (int)pid);
         } else if (strncmp(line, "count", 5) == 0) {
             printf("COUNT %d\n", atomic_load(&section_runs));
         }
