@@ -94,6 +94,12 @@ static int fill_threads(json_t *sec, void *arg)
     return gmr__threads_section(sec, self, s->group_threads);
 }
 
+static int fill_processes(json_t *sec, void *arg)
+{
+    (void)arg;
+    return gmr__section_processes(sec);
+}
+
 static int fill_configuration(json_t *sec, void *arg)
 {
     return gmr__conf_section(sec, arg);
@@ -127,6 +133,9 @@ static int build(json_t **ret, const char *trigger)
         goto out;
 
     r = builtin_section(report, "Threads", "threads", fill_threads, &settings);
+    if (r < 0)
+        goto out;
+    r = builtin_section(report, "Processes", "processes", fill_processes, NULL);
     if (r < 0)
         goto out;
     if (conf) {

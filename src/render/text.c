@@ -183,6 +183,7 @@ static const struct section_view views[] = {
     {"kv", text_generic},
     {"threads", gmr__text_threads},
     {"configuration", gmr__text_configuration},
+    {"processes", gmr__text_processes},
 };
 
 static void text_section(struct gmr__buf *out, const json_t *section)

@@ -29,6 +29,15 @@ int gmr__section_package(json_t *report, const char *vendor, const char *product
  */
 int gmr__sections_run(json_t *report, const struct gmr__section *sections, size_t n);
 
+/*
+ * gmr__section_processes() - fill the Processes section: this process and its children,
+ * recursively (pid, ppid, user, uid, state, command line).  Return: 0 or -errno.
+ */
+int gmr__section_processes(json_t *section);
+
+/* State letter and parent pid from /proc/PID/stat text.  Return: 0 or -EINVAL. */
+int gmr__parse_proc_stat(const char *text, char *ret_state, int *ret_ppid);
+
 /* The program's name, for a default service name; never NULL. */
 const char *gmr__program_name(void);
 

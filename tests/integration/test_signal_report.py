@@ -3,6 +3,7 @@ checked against what the victim process really is and does."""
 
 import json
 import os
+import pwd
 import re
 import signal
 import time
@@ -217,6 +218,54 @@ def test_forked_child_writes_its_own_reports():
         check(v.stop() == 0, "exit")
 
 
+def test_processes_section_shows_children_recursively():
+    with Victim("victim-basic", "--json") as v:
+        v.wait_ready()
+        v.send("fork2")
+        child = int(v.wait_stdout(r"CHILD (\d+)\n").group(1))
+        grandchild = int(v.wait_stdout(r"GRANDCHILD (\d+)\n").group(1))
+        try:
+            v.send("report json")
+            v.wait_stdout(r"DONE 0\n")
+            doc = split_json_reports(v.out.decode())[0]
+            me = section(doc, "Processes")["process"]
+            uid = os.getuid()
+            user = pwd.getpwuid(uid).pw_name
+            check((me["pid"], me["ppid"], me["uid"], me["user"]) ==
+                  (v.pid, os.getpid(), uid, user), "this process: %r" % me)
+            check(me["command"].endswith("victim-basic --json"), "command %r" % me["command"])
+            check([c["pid"] for c in me["children"]] == [child], "children %r" % me["children"])
+            kid = me["children"][0]
+            check(kid["ppid"] == v.pid and kid["state"] == "sleeping", "child %r" % kid)
+            check([g["pid"] for g in kid["children"]] == [grandchild], "grandchild")
+        finally:
+            os.kill(grandchild, signal.SIGKILL)
+            os.kill(child, signal.SIGKILL)
+        check(v.stop() == 0, "exit")
+
+
+def test_processes_text_layout():
+    with Victim("victim-basic") as v:
+        v.wait_ready()
+        v.send("fork")
+        child = int(v.wait_stdout(r"CHILD (\d+)\n").group(1))
+        try:
+            v.send("report text")
+            v.wait_stdout(r"DONE 0\n")
+            rep = split_text_reports(v.out.decode())[0]
+            body = text_section(rep, "Processes")
+            uid = os.getuid()
+            want = ("Process %d (under %d) [ run by: %s (%d), state: sleeping ]\n"
+                    % (child, v.pid, pwd.getpwuid(uid).pw_name, uid))
+            check(re.match(r"Process %d \(under %d\) \[ run by: \S+ \(%d\), state: \w+ \]\n"
+                           r"    command: \S*victim-basic\n" % (v.pid, os.getpid(), uid), body),
+                  "own line: %r" % body)
+            check("\n    " + want + "        command: " in body, "child line: %r" % body)
+        finally:
+            os.kill(child, signal.SIGKILL)
+        check(v.stop() == 0, "exit")
+
+
 if __name__ == "__main__":
     run([
         test_sigusr2_writes_text_report_to_stderr,
@@ -230,4 +279,6 @@ if __name__ == "__main__":
         test_request_report_and_write_report,
         test_write_report_without_setup,
         test_forked_child_writes_its_own_reports,
+        test_processes_section_shows_children_recursively,
+        test_processes_text_layout,
     ])

@@ -6,6 +6,7 @@
  *   request         -> gmr_request_report()
  *   count           -> prints "COUNT <number of times the Victim Stats section ran>"
  *   fork            -> forks a child that only waits for signals; prints "CHILD <pid>"
+ *   fork2           -> the same, and the child forks a grandchild: "GRANDCHILD <pid>"
  * and exits when stdin closes.  Options:
  *   --json               triggered reports as JSON
  *   --signal N           trigger signal number
@@ -140,8 +141,19 @@ int main(int argc, char **argv)
         } else if (strncmp(line, "request", 7) == 0) {
             gmr_request_report();
         } else if (strncmp(line, "fork", 4) == 0) {
+            bool two = line[4] == '2';
+            fflush(stdout);
             pid_t pid = fork();
             if (pid == 0) {
+                if (two) {
+                    pid_t grandchild = fork();
+                    if (grandchild == 0) {
+                        for (;;)
+                            pause();
+                    }
+                    printf("GRANDCHILD %d\n", (int)grandchild);
+                    fflush(stdout);
+                }
                 for (;;)
                     pause();
             }

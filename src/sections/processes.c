@@ -1,0 +1,291 @@
+/*
+ * The Processes section: this process and its children, recursively, as oslo.reports shows
+ * them: pid, parent, user, state and command line.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "render/render.h"
+#include "sections/sections.h"
+#include "util/alloc.h"
+#include "util/macro.h"
+
+#define MAX_PROCESSES   1024 /* processes examined per report */
+#define MAX_DEPTH       16   /* levels of children shown */
+#define MAX_CMDLINE     4096 /* bytes of a command line shown */
+
+struct proc {
+    int pid;
+    int ppid;
+    char state;
+    long uid; /* real uid, -1 when unknown */
+};
+
+/* Reads a small /proc file into @buf (NUL-terminated).  Return: bytes read or -errno. */
+static ssize_t read_small(const char *path, char *buf, size_t size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    size_t len = 0;
+    while (len + 1 < size) {
+        ssize_t n = read(fd, buf + len, size - 1 - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    close(fd);
+    buf[len] = '\0';
+    return (ssize_t)len;
+}
+
+/*
+ * gmr__parse_proc_stat() - state and parent pid from the text of /proc/PID/stat.  The command
+ * name may contain spaces and parentheses, so parsing starts after the last ')'.
+ * Return: 0 or -EINVAL.
+ */
+int gmr__parse_proc_stat(const char *text, char *ret_state, int *ret_ppid)
+{
+    const char *p = strrchr(text, ')');
+    char state;
+    int ppid;
+    if (!p || sscanf(p + 1, " %c %d", &state, &ppid) != 2)
+        return -EINVAL;
+    *ret_state = state;
+    *ret_ppid = ppid;
+    return 0;
+}
+
+/* Real uid from the "Uid:" line of /proc/PID/status text, or -1. */
+static long parse_uid(const char *status)
+{
+    const char *p = strstr(status, "\nUid:");
+    long uid;
+    if (!p || sscanf(p + 5, "%ld", &uid) != 1)
+        return -1;
+    return uid;
+}
+
+static int read_proc(int pid, struct proc *ret)
+{
+    char path[64], buf[2048];
+    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    if (read_small(path, buf, sizeof(buf)) < 0)
+        return -ESRCH;
+    ret->pid = pid;
+    if (gmr__parse_proc_stat(buf, &ret->state, &ret->ppid) < 0)
+        return -EINVAL;
+    snprintf(path, sizeof(path), "/proc/%d/status", pid);
+    ret->uid = read_small(path, buf, sizeof(buf)) > 0 ? parse_uid(buf) : -1;
+    return 0;
+}
+
+static const char *state_name(char s)
+{
+    switch (s) {
+    case 'R':
+        return "running";
+    case 'S':
+        return "sleeping";
+    case 'D':
+        return "disk sleep";
+    case 'Z':
+        return "zombie";
+    case 'T':
+        return "stopped";
+    case 't':
+        return "tracing stop";
+    case 'X':
+    case 'x':
+        return "dead";
+    case 'I':
+        return "idle";
+    case 'P':
+        return "parked";
+    case 'W':
+        return "waking";
+    default:
+        return "unknown";
+    }
+}
+
+/*
+ * User name of @uid from /etc/passwd.  Read directly rather than through getpwuid_r(): NSS
+ * modules may reach a directory server over the network, which a report must never do.
+ */
+static void user_name(long uid, const char *passwd, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s", "?");
+    if (uid < 0 || !passwd)
+        return;
+    for (const char *line = passwd; line && *line;) {
+        const char *end = strchr(line, '\n');
+        size_t len = end ? (size_t)(end - line) : strlen(line);
+        const char *c1 = memchr(line, ':', len);
+        const char *c2 = c1 ? memchr(c1 + 1, ':', len - (size_t)(c1 + 1 - line)) : NULL;
+        if (c2) {
+            char *num_end;
+            long u = strtol(c2 + 1, &num_end, 10);
+            if (num_end != c2 + 1 && *num_end == ':' && u == uid) {
+                size_t n = GMR_MIN((size_t)(c1 - line), size - 1);
+                memcpy(buf, line, n);
+                buf[n] = '\0';
+                return;
+            }
+        }
+        line = end ? end + 1 : NULL;
+    }
+}
+
+/* Command line of @pid with NULs turned into spaces; "[comm]" for kernel threads/zombies. */
+static void command_line(int pid, char *buf, size_t size)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+    ssize_t n = read_small(path, buf, size);
+    if (n > 0) {
+        while (n > 0 && buf[n - 1] == '\0')
+            n--;
+        for (ssize_t i = 0; i < n; i++) {
+            if (buf[i] == '\0')
+                buf[i] = ' ';
+        }
+        buf[n] = '\0';
+        return;
+    }
+    char comm[64];
+    snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+    if (read_small(path, comm, sizeof(comm)) > 0) {
+        comm[strcspn(comm, "\n")] = '\0';
+        snprintf(buf, size, "[%s]", comm);
+    } else {
+        buf[0] = '\0';
+    }
+}
+
+struct table {
+    struct proc *procs; /* owned */
+    size_t n;
+    bool truncated;     /* more processes than MAX_PROCESSES */
+    char *passwd;       /* owned; /etc/passwd, may be NULL */
+};
+
+static int proc_json(const struct table *t, const struct proc *p, int depth, json_t **ret)
+{
+    char user[64], *cmd = gmr__malloc(MAX_CMDLINE);
+    json_t *o = json_object();
+    json_t *children = json_array();
+    int r = -ENOMEM;
+    if (!cmd || !o || !children)
+        goto out;
+    user_name(p->uid, t->passwd, user, sizeof(user));
+    command_line(p->pid, cmd, MAX_CMDLINE);
+    if (json_object_set_new(o, "pid", json_integer(p->pid)) < 0 ||
+        json_object_set_new(o, "ppid", json_integer(p->ppid)) < 0 ||
+        gmr__json_set_str(o, "user", user) < 0 ||
+        json_object_set_new(o, "uid", json_integer(p->uid)) < 0 ||
+        gmr__json_set_str(o, "state", state_name(p->state)) < 0 ||
+        gmr__json_set_str(o, "command", cmd) < 0)
+        goto out;
+    for (size_t i = 0; i < t->n; i++) {
+        if (t->procs[i].ppid != p->pid || t->procs[i].pid == p->pid)
+            continue;
+        if (depth + 1 >= MAX_DEPTH) {
+            r = json_object_set_new(o, "children_not_shown", json_true());
+            if (r < 0)
+                goto out;
+            break;
+        }
+        json_t *child;
+        r = proc_json(t, &t->procs[i], depth + 1, &child);
+        if (r < 0)
+            goto out;
+        if (json_array_append_new(children, child) < 0) {
+            r = -ENOMEM;
+            goto out;
+        }
+    }
+    if (json_object_set(o, "children", children) < 0) {
+        r = -ENOMEM;
+        goto out;
+    }
+    *ret = o;
+    o = NULL;
+    r = 0;
+out:
+    json_decref(children);
+    json_decref(o);
+    gmr__free(cmd);
+    return r;
+}
+
+static char *read_passwd(void)
+{
+    char *buf = gmr__malloc(256 * 1024);
+    if (buf && read_small("/etc/passwd", buf, 256 * 1024) < 0) {
+        gmr__free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+int gmr__section_processes(json_t *section)
+{
+    struct table t = {0};
+    int r = -ENOMEM;
+    DIR *d = NULL;
+
+    t.procs = gmr__calloc(MAX_PROCESSES, sizeof(*t.procs));
+    if (!t.procs)
+        goto out;
+    t.passwd = read_passwd();
+
+    struct proc self;
+    r = read_proc(getpid(), &self);
+    if (r < 0)
+        goto out;
+
+    /* Every process's parent, to find the children of ours at any depth. */
+    d = opendir("/proc");
+    if (!d) {
+        r = -errno;
+        goto out;
+    }
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!isdigit((unsigned char)e->d_name[0]))
+            continue;
+        if (t.n == MAX_PROCESSES) {
+            t.truncated = true;
+            break;
+        }
+        if (read_proc(atoi(e->d_name), &t.procs[t.n]) == 0)
+            t.n++;
+    }
+
+    json_t *root;
+    r = proc_json(&t, &self, 0, &root);
+    if (r < 0)
+        goto out;
+    if (json_object_set_new(section, "process", root) < 0 ||
+        (t.truncated &&
+         gmr__json_set_str(section, "note", "more than 1024 processes; children may be missing") < 0))
+        r = -ENOMEM;
+out:
+    if (d)
+        closedir(d);
+    gmr__free(t.passwd);
+    gmr__free(t.procs);
+    return r;
+}
