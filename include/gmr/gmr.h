@@ -209,6 +209,16 @@ GMR_EXPORT int gmr_set_capture_signal(int signo);
 GMR_EXPORT int gmr_set_capture_timeout_ns(uint64_t timeout_ns);
 
 /*
+ * gmr_set_section_timeout_ns() - how long each application section may take (2 s by
+ * default).  A section generator that takes longer is left running on its own thread; the
+ * report is written without that section and says so.
+ *
+ * Return: 0; -EINVAL (0 or more than 600 s); -EBUSY (already set up).
+ * Context: caller context.  Since: 0.1.
+ */
+GMR_EXPORT int gmr_set_section_timeout_ns(uint64_t timeout_ns);
+
+/*
  * gmr_set_group_threads() - in the text view, show threads with identical stacks once, with
  * the list of their thread ids (false by default).  JSON always lists every thread.
  *
@@ -267,9 +277,11 @@ typedef struct gmr_writer gmr_writer;
  *
  * Return: 0 on success; a negative errno value on failure: the report then shows what was
  *         written plus an error entry for this section, and the other sections are unaffected.
- * Context: reporter thread (or the thread calling gmr_write_report() when not set up); never
- *          a signal handler.  It may allocate, lock and do I/O, but must not call
- *          gmr_write_report() (-EDEADLK) and should return quickly.
+ * Context: a libgmr thread ("gmr-sections", every signal blocked), one section at a time;
+ *          never a signal handler.  It may allocate, lock and do I/O, but must not call
+ *          gmr_write_report() (-EDEADLK).  It should return quickly: after the section
+ *          timeout (gmr_set_section_timeout_ns()) the report is written without it, and the
+ *          callback, when it finally returns, writes into nothing.
  */
 typedef int (*gmr_section_fn)(gmr_writer *w, void *userdata);
 

@@ -23,6 +23,8 @@
 
 #define DEFAULT_CAPTURE_TIMEOUT_NS 1000000000ull
 #define MAX_CAPTURE_TIMEOUT_NS     60000000000ull
+#define DEFAULT_SECTION_TIMEOUT_NS 2000000000ull
+#define MAX_SECTION_TIMEOUT_NS     600000000000ull
 
 struct gmr__state gmr__state = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
@@ -33,6 +35,7 @@ struct gmr__state gmr__state = {
             .output_fd = STDERR_FILENO,
             .file_interval_s = 1,
             .capture_timeout_ns = DEFAULT_CAPTURE_TIMEOUT_NS,
+            .section_timeout_ns = DEFAULT_SECTION_TIMEOUT_NS,
         },
 };
 
@@ -141,6 +144,13 @@ int gmr_set_capture_timeout_ns(uint64_t timeout_ns)
 {
     GMR_RETURN_IF(timeout_ns == 0 || timeout_ns > MAX_CAPTURE_TIMEOUT_NS, -EINVAL);
     WITH_SETTINGS(gmr__state.settings.capture_timeout_ns = timeout_ns);
+    return 0;
+}
+
+int gmr_set_section_timeout_ns(uint64_t timeout_ns)
+{
+    GMR_RETURN_IF(timeout_ns == 0 || timeout_ns > MAX_SECTION_TIMEOUT_NS, -EINVAL);
+    WITH_SETTINGS(gmr__state.settings.section_timeout_ns = timeout_ns);
     return 0;
 }
 

@@ -28,6 +28,11 @@ bool gmr__in_report(void)
     return in_report;
 }
 
+void gmr__set_in_report(bool on)
+{
+    in_report = on;
+}
+
 /* A copy of the registry taken under the state lock, so callbacks run without it. */
 struct registry_copy {
     struct gmr__section *items;
@@ -147,7 +152,7 @@ static int build(json_t **ret, const char *trigger)
     r = registry_copy(&reg);
     if (r < 0)
         goto out;
-    r = gmr__sections_run(report, reg.items, reg.n);
+    r = gmr__sections_run(report, reg.items, reg.n, settings.section_timeout_ns);
     if (r < 0)
         goto out;
 

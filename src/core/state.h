@@ -37,6 +37,7 @@ struct gmr__settings {
     int capture_signo;           /* 0: pick at setup */
     uint64_t capture_timeout_ns; /* deadline for running threads' snapshots */
     bool group_threads;          /* text view groups identical stacks */
+    uint64_t section_timeout_ns; /* deadline of each application section */
 };
 
 struct gmr__state {
@@ -74,7 +75,16 @@ extern pthread_mutex_t gmr__report_lock;
  */
 int gmr__report_write(int fd, enum gmr_format format, const char *trigger);
 
-/* True on the thread that is building a report (section callbacks run there). */
+/*
+ * gmr__settings_from_conf() - apply the [oslo_reports] options that @conf sets explicitly
+ * (from a file or the command line) to @run; they win over the gmr_set_*() calls.
+ * Return: 0; -EINVAL (a bad value, reported on stderr in one line); -ENOMEM.
+ * Context: caller context (setup).
+ */
+int gmr__settings_from_conf(struct gmr__settings *run, const gmr_conf *conf);
+
+/* True on threads that build a report or run its section callbacks. */
 bool gmr__in_report(void);
+void gmr__set_in_report(bool on);
 
 #endif /* GMR_CORE_STATE_H */

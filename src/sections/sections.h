@@ -24,10 +24,14 @@ int gmr__section_package(json_t *report, const char *vendor, const char *product
 
 /*
  * gmr__sections_run() - run the application's sections, registration order, into @report.
- * @sections/@n: a snapshot of the registry (borrowed).
- * A failing callback leaves what it wrote plus an error entry.  Return: 0 or -ENOMEM.
+ * @sections/@n: a snapshot of the registry (borrowed)
+ * @timeout_ns:  how long each callback may take
+ * Callbacks run on a runner thread.  A failing callback leaves what it wrote plus an error
+ * entry; one that misses its deadline is abandoned and its section says so.
+ * Return: 0 or -ENOMEM.
  */
-int gmr__sections_run(json_t *report, const struct gmr__section *sections, size_t n);
+int gmr__sections_run(json_t *report, const struct gmr__section *sections, size_t n,
+                      uint64_t timeout_ns);
 
 /*
  * gmr__section_processes() - fill the Processes section: this process and its children,

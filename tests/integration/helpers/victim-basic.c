@@ -15,6 +15,7 @@
  *   --failing-section    register a section whose generator fails
  *   --slow-section MS    the Victim Stats section sleeps MS milliseconds
  *   --no-setup           do not call gmr_setup_autorun()
+ *   --blocking-section   register a section whose generator never returns (timeout 300 ms)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -62,6 +63,15 @@ static int failing_section(gmr_writer *w, void *userdata)
     return -EIO;
 }
 
+static int blocking_section(gmr_writer *w, void *userdata)
+{
+    (void)userdata;
+    gmr_writer_kv(w, "before", "blocking");
+    for (;;)
+        pause();
+    return 0;
+}
+
 static void own_handler(int signo)
 {
     (void)signo;
@@ -79,6 +89,7 @@ static void *worker(void *arg)
 int main(int argc, char **argv)
 {
     bool json = false, own = false, chain = false, failing = false, setup = true;
+    bool blocking = false;
     int signo = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0)
@@ -95,11 +106,14 @@ int main(int argc, char **argv)
             slow_ms = atoi(argv[++i]);
         else if (strcmp(argv[i], "--no-setup") == 0)
             setup = false;
+        else if (strcmp(argv[i], "--blocking-section") == 0)
+            blocking = true;
     }
 
     if (own) {
         struct sigaction sa = {0};
         sa.sa_handler = own_handler;
+        sa.sa_flags = SA_RESTART;
         sigemptyset(&sa.sa_mask);
         sigaction(signo ? signo : SIGUSR2, &sa, NULL);
     }
@@ -112,6 +126,10 @@ int main(int argc, char **argv)
 
     if (failing)
         gmr_register_section("Broken Section", failing_section, NULL);
+    if (blocking) {
+        gmr_set_section_timeout_ns(300 * 1000000ull);
+        gmr_register_section("Stuck Section", blocking_section, NULL);
+    }
     static const struct gmr_version version = {"libgmr tests", "victim-basic", "9.8.7"};
     if (setup) {
         int r = gmr_setup_autorun(&version, NULL, "victim-basic");
