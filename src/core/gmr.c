@@ -476,7 +476,17 @@ static void atfork_child(void)
     memcpy(&gmr__report_lock, &fresh, sizeof(fresh));
 
     if (gmr__state.installed) {
+        /*
+         * A trigger that reached this process before now ran our handler with the parent's
+         * trigger object (copied memory, shared eventfd): carry its counts over so it is not
+         * lost.  Signals stay blocked until the new trigger is in place.
+         */
+        sigset_t all, saved;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &saved);
         struct gmr__trigger *old = gmr__state.trigger;
+        unsigned long sigs = atomic_load(&old->signals);
+        unsigned long reqs = atomic_load(&old->requests);
         /* The parent's reporter thread does not exist here: drop its memory, not its lock. */
         gmr__free(gmr__state.reporter);
         gmr__state.reporter = NULL;
@@ -488,7 +498,12 @@ static void atfork_child(void)
         if (start_locked() < 0) {
             gmr__state.installed = false;
             clear_run_locked();
+        } else if (sigs || reqs) {
+            atomic_fetch_add(&gmr__state.trigger->signals, sigs);
+            atomic_fetch_add(&gmr__state.trigger->requests, reqs);
+            gmr__as_wake(gmr__state.trigger);
         }
+        pthread_sigmask(SIG_SETMASK, &saved, NULL);
     }
     pthread_mutex_unlock(&gmr__state.lock);
 }
