@@ -272,7 +272,7 @@ static int start_locked(void)
     r = gmr__threads_install(run->capture_signo, run->capture_timeout_ns);
     if (r < 0)
         goto fail_trigger;
-    r = gmr__reporter_start(t, &gmr__state.reporter);
+    r = gmr__reporter_start(t, run->file_trigger, run->file_interval_s, &gmr__state.reporter);
     if (r < 0)
         goto fail_threads;
     gmr__trigger_publish(t);
@@ -487,8 +487,7 @@ static void atfork_child(void)
         struct gmr__trigger *old = gmr__state.trigger;
         unsigned long sigs = atomic_load(&old->signals);
         unsigned long reqs = atomic_load(&old->requests);
-        /* The parent's reporter thread does not exist here: drop its memory, not its lock. */
-        gmr__free(gmr__state.reporter);
+        gmr__reporter_forget_after_fork(gmr__state.reporter);
         gmr__state.reporter = NULL;
         gmr__state.trigger = NULL;
         uninstall_handler(old);

@@ -12,6 +12,7 @@
 #include "capture/threads.h"
 #include "conf/conf-internal.h"
 #include "core/state.h"
+#include "output/logdir.h"
 #include "output/sink.h"
 #include "render/render.h"
 #include "sections/sections.h"
@@ -171,6 +172,39 @@ static int render(const json_t *model, enum gmr_format format, struct gmr__buf *
                                      : gmr__render_text(model, out);
 }
 
+/*
+ * Writes a triggered report where the settings say: a new file in the log directory, else the
+ * output fd.  When the log directory cannot take it, the report goes to the output fd after a
+ * one-line reason, so nothing is lost.
+ */
+static int write_triggered(const struct gmr__buf *out, enum gmr_format format)
+{
+    pthread_mutex_lock(&gmr__state.lock);
+    int fd = gmr__state.run.output_fd;
+    char *dir = gmr__state.run.log_dir ? gmr__strdup(gmr__state.run.log_dir) : NULL;
+    char *service = gmr__strdup(gmr__state.service_name ? gmr__state.service_name
+                                                        : gmr__program_name());
+    bool has_dir = gmr__state.run.log_dir != NULL;
+    pthread_mutex_unlock(&gmr__state.lock);
+
+    int r = 0;
+    if (has_dir) {
+        char *path = NULL;
+        r = dir && service ? gmr__logdir_write(dir, service, format == GMR_FORMAT_JSON,
+                                               out->data, out->len, &path)
+                           : -ENOMEM;
+        gmr__free(path);
+        if (r < 0)
+            gmr__error_line("cannot write the report to log_dir %s: %s; writing it here instead",
+                            dir ? dir : "", strerror(-r));
+    }
+    if (!has_dir || r < 0)
+        r = gmr__write_all(fd, out->data, out->len);
+    gmr__free(dir);
+    gmr__free(service);
+    return r;
+}
+
 int gmr__report_write(int fd, enum gmr_format format, const char *trigger)
 {
     pthread_mutex_lock(&gmr__report_lock);
@@ -181,16 +215,12 @@ int gmr__report_write(int fd, enum gmr_format format, const char *trigger)
     int r = build(&model, trigger);
     if (r == 0)
         r = render(model, format, &out);
-    if (r == 0) {
-        if (fd < 0) {
-            pthread_mutex_lock(&gmr__state.lock);
-            fd = gmr__state.run.output_fd;
-            pthread_mutex_unlock(&gmr__state.lock);
-        }
+    if (r == 0 && fd >= 0)
         r = gmr__write_all(fd, out.data, out.len);
-    } else {
+    else if (r == 0)
+        r = write_triggered(&out, format);
+    else if (fd < 0)
         gmr__error_line("could not build a report: %s", strerror(-r));
-    }
 
     gmr__buf_done(&out);
     json_decref(model);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/state.h"
+#include "trigger/filewatch.h"
 #include "trigger/trigger.h"
 #include "util/alloc.h"
 #include "util/macro.h"
@@ -29,6 +30,8 @@ struct request {
 
 struct gmr__reporter {
     struct gmr__trigger *trigger; /* borrowed */
+    struct gmr__filewatch *watch; /* owned; NULL without a file trigger */
+    char *watch_path;             /* owned; the trigger file, for the report header */
     pthread_t thread;
     _Atomic int tid;              /* kernel tid of the thread, once running */
     pthread_mutex_t lock;         /* guards the members below */
@@ -52,13 +55,19 @@ static void drain(int fd)
 }
 
 /* Describes what triggered a coalesced report, e.g. "signal SIGUSR2 (x3)". */
-static void describe(char *buf, size_t size, int signo, unsigned long sigs, unsigned long reqs)
+static void describe(char *buf, size_t size, int signo, unsigned long sigs, unsigned long reqs,
+                     const char *file)
 {
     char name[32];
     size_t n = 0;
     buf[0] = '\0';
+    if (file)
+        n += (size_t)snprintf(buf, size, "file %s", file);
+    if (n >= size)
+        return;
     if (sigs) {
-        n += (size_t)snprintf(buf, size, "signal %s", gmr__signal_name(signo, name, sizeof(name)));
+        n += (size_t)snprintf(buf + n, size - n, "%ssignal %s", n ? ", " : "",
+                              gmr__signal_name(signo, name, sizeof(name)));
         if (sigs > 1 && n < size)
             n += (size_t)snprintf(buf + n, size - n, " (x%lu)", sigs);
     }
@@ -93,12 +102,19 @@ static void *reporter_main(void *arg)
 
     atomic_store(&r->tid, (int)syscall(SYS_gettid));
     for (;;) {
-        struct pollfd pfd = {.fd = t->wake_fd, .events = POLLIN};
-        int n = poll(&pfd, 1, -1);
+        struct pollfd pfd[2] = {{.fd = t->wake_fd, .events = POLLIN}, {.fd = -1}};
+        int timeout = -1;
+        if (r->watch) {
+            pfd[1].fd = gmr__filewatch_fd(r->watch);
+            pfd[1].events = POLLIN;
+            timeout = gmr__filewatch_timeout_ms(r->watch);
+        }
+        int n = poll(pfd, 2, timeout);
         if (n < 0 && errno != EINTR)
-            break; /* cannot happen with a valid eventfd; leave rather than spin */
-        if (n > 0)
+            break; /* cannot happen with valid fds; leave rather than spin */
+        if (n > 0 && (pfd[0].revents & POLLIN))
             drain(t->wake_fd);
+        bool file = r->watch && gmr__filewatch_check(r->watch) > 0;
 
         pthread_mutex_lock(&r->lock);
         bool stopping = r->stopping;
@@ -110,9 +126,9 @@ static void *reporter_main(void *arg)
 
         unsigned long sigs = atomic_exchange(&t->signals, 0);
         unsigned long reqs = atomic_exchange(&t->requests, 0);
-        if (sigs || reqs) {
-            char why[128];
-            describe(why, sizeof(why), t->signo, sigs, reqs);
+        if (sigs || reqs || file) {
+            char why[4200];
+            describe(why, sizeof(why), t->signo, sigs, reqs, file ? r->watch_path : NULL);
             (void)gmr__report_write(-1, gmr__state.run.format, why);
         }
     }
@@ -130,12 +146,29 @@ static void *reporter_main(void *arg)
     return NULL;
 }
 
-int gmr__reporter_start(struct gmr__trigger *t, struct gmr__reporter **ret)
+/* Frees what the reporter owns besides its thread and locks. */
+static void reporter_free(struct gmr__reporter *r)
+{
+    gmr__filewatch_free(r->watch);
+    gmr__free(r->watch_path);
+    gmr__free(r);
+}
+
+int gmr__reporter_start(struct gmr__trigger *t, const char *file_trigger, int interval_s,
+                        struct gmr__reporter **ret)
 {
     struct gmr__reporter *r = gmr__calloc(1, sizeof(*r));
     if (!r)
         return -ENOMEM;
     r->trigger = t;
+    if (file_trigger) {
+        int err = -ENOMEM;
+        if (!(r->watch_path = gmr__strdup(file_trigger)) ||
+            (err = gmr__filewatch_new(file_trigger, interval_s, &r->watch)) < 0) {
+            reporter_free(r);
+            return err;
+        }
+    }
     pthread_mutex_init(&r->lock, NULL);
     pthread_cond_init(&r->cond, NULL);
 
@@ -148,7 +181,7 @@ int gmr__reporter_start(struct gmr__trigger *t, struct gmr__reporter **ret)
     if (err) {
         pthread_cond_destroy(&r->cond);
         pthread_mutex_destroy(&r->lock);
-        gmr__free(r);
+        reporter_free(r);
         return -err;
     }
     (void)pthread_setname_np(r->thread, "gmr-reporter");
@@ -167,7 +200,14 @@ void gmr__reporter_stop(struct gmr__reporter *r)
     pthread_join(r->thread, NULL);
     pthread_cond_destroy(&r->cond);
     pthread_mutex_destroy(&r->lock);
-    gmr__free(r);
+    reporter_free(r);
+}
+
+void gmr__reporter_forget_after_fork(struct gmr__reporter *r)
+{
+    /* The thread and its locks belong to the parent; the memory and fds are ours to free. */
+    if (r)
+        reporter_free(r);
 }
 
 int gmr__reporter_run(struct gmr__reporter *r, int fd, enum gmr_format format)

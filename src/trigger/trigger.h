@@ -61,11 +61,21 @@ struct gmr__reporter;
 
 /*
  * gmr__reporter_start() - start the reporter thread, every signal blocked in it.
- * @t: the trigger it serves; borrowed, must outlive the reporter
+ * @t:            the trigger it serves; borrowed, must outlive the reporter
+ * @file_trigger: a file whose changes trigger reports (absolute path), or NULL
+ * @interval_s:   polling interval for the file where inotify cannot serve
  * Return: 0 or -errno.
  * Context: caller context.
  */
-int gmr__reporter_start(struct gmr__trigger *t, struct gmr__reporter **ret);
+int gmr__reporter_start(struct gmr__trigger *t, const char *file_trigger, int interval_s,
+                        struct gmr__reporter **ret);
+
+/*
+ * gmr__reporter_forget_after_fork() - in a fork child, free what the parent's reporter owned
+ * (memory, the file watch's fds) without touching its thread or locks, which do not exist here.
+ * Context: the child's atfork handler.
+ */
+void gmr__reporter_forget_after_fork(struct gmr__reporter *r);
 
 /*
  * gmr__reporter_stop() - finish the report in progress, stop and join the thread, free @r.

@@ -16,6 +16,8 @@
  *   --slow-section MS    the Victim Stats section sleeps MS milliseconds
  *   --no-setup           do not call gmr_setup_autorun()
  *   --blocking-section   register a section whose generator never returns (timeout 300 ms)
+ *   --log-dir DIR        gmr_set_log_dir(DIR)
+ *   --file-trigger PATH  gmr_set_file_trigger(PATH, 1)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -108,6 +110,10 @@ int main(int argc, char **argv)
             setup = false;
         else if (strcmp(argv[i], "--blocking-section") == 0)
             blocking = true;
+        else if (strcmp(argv[i], "--log-dir") == 0 && i + 1 < argc)
+            gmr_set_log_dir(argv[++i]);
+        else if (strcmp(argv[i], "--file-trigger") == 0 && i + 1 < argc)
+            gmr_set_file_trigger(argv[++i], 1);
     }
 
     if (own) {
