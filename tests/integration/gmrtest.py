@@ -39,8 +39,10 @@ class Victim:
         full_env = dict(os.environ)
         if env:
             full_env.update(env)
+        # GMR_VICTIM_WRAPPER runs victims under a tool, e.g. "valgrind --error-exitcode=99 -q".
+        wrapper = os.environ.get("GMR_VICTIM_WRAPPER", "").split()
         self.proc = subprocess.Popen(
-            [path, *args],
+            [*wrapper, path, *args],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

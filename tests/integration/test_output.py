@@ -133,7 +133,8 @@ def test_file_trigger_touch_delete_recreate():
         with Victim("victim-basic", "--json", "--file-trigger", path) as v:
             v.wait_ready()
             # The file trigger replaces the signal trigger, as in oslo.reports.
-            check(not sig_caught(v.pid, signal.SIGUSR2), "SIGUSR2 left alone")
+            if not os.environ.get("GMR_VICTIM_WRAPPER"):  # a tool may catch every signal
+                check(not sig_caught(v.pid, signal.SIGUSR2), "SIGUSR2 left alone")
             with open(path, "w"):
                 pass  # created: a report
             v.wait_stderr(lambda t: len(split_json_reports(t)) >= 1)
