@@ -1,45 +1,730 @@
 /*
- * Placeholder Threads section until the capture pipeline lands: lists thread ids only.
+ * The Threads section: every thread of the process with its symbolized stack.
+ *
+ * Threads blocked in a system call take the quiet path: /proc/self/task/TID/syscall gives SP
+ * and PC, the stack is walked over live memory (it does not change while the thread is
+ * blocked), and re-reading the file (and the thread's run time in schedstat) afterwards
+ * proves it did not move.  Running threads, and quiet-path threads that moved or whose walk
+ * stopped early, take the signal path: the capture signal is queued to each with a ticket
+ * naming a pre-allocated slot, the handler (snapshot-as.c) copies registers and stack into
+ * it, and the reporter walks the copy.  See DESIGN.md.
+ *
+ * Context: reporter thread, or caller context when the library is not set up (then only the
+ * quiet path works).  Serialized with install/uninstall by gmr__sym_lock().
  */
 #include "config.h"
 
-#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/futex.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "capture/capture.h"
 #include "capture/threads.h"
+#include "capture/unwind.h"
+#include "output/sink.h"
+#include "render/render.h"
+#include "symbolize/symbolize.h"
+#include "util/alloc.h"
+#include "util/macro.h"
+
+_Static_assert(sizeof(void *) == 8, "tickets travel in si_value.sival_ptr: 64-bit only");
+
+/* Stack bytes read up front for a quiet-path walk; deeper reads go to live pages. */
+#define QUIET_WINDOW (16 * 1024)
+/* How long the reporter waits for a handler that claimed a slot at the deadline to finish. */
+#define BUSY_GRACE_NS 20000000ull
+
+/* What install set up; guarded by gmr__sym_lock(). */
+static struct {
+    struct gmr__capture *cap;        /* owned; NULL: no capture handler */
+    struct sigaction old;            /* the capture signal's disposition before ours */
+    uint64_t timeout_ns;             /* deadline of the signal path, per report */
+    bool stuck[GMR_CAPTURE_SLOTS];   /* a handler held the slot past the deadline */
+    uint64_t arm_seq;                /* armings so far; mixed into tickets */
+} inst;
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* splitmix64: spreads a counter into unpredictable-looking tickets from a random seed. */
+static uint64_t mix64(uint64_t x)
+{
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
+static uint64_t random_seed(void)
+{
+    uint64_t v = 0;
+    if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != (ssize_t)sizeof(v))
+        v = now_ns() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)&v;
+    return v;
+}
+
+static bool is_default(const struct sigaction *sa)
+{
+    return !(sa->sa_flags & SA_SIGINFO) && sa->sa_handler == SIG_DFL;
+}
+
+static void signal_name(int signo, char *buf, size_t size)
+{
+    if (signo == SIGRTMAX)
+        snprintf(buf, size, "SIGRTMAX");
+    else if (signo == SIGRTMIN)
+        snprintf(buf, size, "SIGRTMIN");
+    else if (signo > SIGRTMIN && signo < SIGRTMAX && SIGRTMAX - signo <= signo - SIGRTMIN)
+        snprintf(buf, size, "SIGRTMAX-%d", SIGRTMAX - signo);
+    else if (signo > SIGRTMIN && signo < SIGRTMAX)
+        snprintf(buf, size, "SIGRTMIN+%d", signo - SIGRTMIN);
+    else
+        snprintf(buf, size, "signal %d", signo);
+}
+
+/* Makes the first calls the handler will make, so none of them resolves lazily in it. */
+static void prime_handler_calls(void)
+{
+    uint64_t word = 0, probe = 1;
+    (void)gmr__as_read_memory((uint64_t)(uintptr_t)&probe, &word, sizeof(word));
+    (void)syscall(SYS_gettid);
+    (void)getpid();
+    (void)now_ns();
+}
 
 int gmr__threads_install(int signo, uint64_t timeout_ns)
 {
-    (void)signo;
-    (void)timeout_ns;
-    return 0;
+    if (signo != 0 && (signo < SIGRTMIN || signo > SIGRTMAX))
+        return -EINVAL;
+    struct sigaction old;
+    if (signo == 0) {
+        for (int s = SIGRTMAX; s >= SIGRTMIN; s--) {
+            if (sigaction(s, NULL, &old) == 0 && is_default(&old)) {
+                signo = s;
+                break;
+            }
+        }
+        if (signo == 0) {
+            gmr__error_line("no real-time signal is free for capturing running threads' stacks; "
+                            "choose one with gmr_set_capture_signal()");
+            return -EBUSY;
+        }
+    } else {
+        if (sigaction(signo, NULL, &old) < 0)
+            return -errno;
+        if (!is_default(&old)) {
+            char name[32];
+            signal_name(signo, name, sizeof(name));
+            gmr__error_line("capture signal %s already has a handler or is ignored; "
+                            "not installing (choose another with gmr_set_capture_signal())",
+                            name);
+            return -EBUSY;
+        }
+    }
+
+    struct gmr__capture *c = gmr__calloc(1, sizeof(*c));
+    if (!c)
+        return -ENOMEM;
+    c->signo = signo;
+    c->arena_size = (size_t)GMR_CAPTURE_SLOTS * GMR_SNAPSHOT_BYTES;
+    c->arena = mmap(NULL, c->arena_size, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (c->arena == MAP_FAILED) {
+        gmr__free(c);
+        return -ENOMEM;
+    }
+    for (int i = 0; i < GMR_CAPTURE_SLOTS; i++)
+        c->slots[i].stack = (unsigned char *)c->arena + (size_t)i * GMR_SNAPSHOT_BYTES;
+
+    prime_handler_calls();
+    gmr__demangle_prime();
+
+    gmr__sym_lock();
+    /* Prime the session too: modules reported now make the first report cheaper. */
+    struct gmr__sym *sym;
+    (void)gmr__sym_get(&sym, NULL);
+    inst.cap = c;
+    inst.old = old;
+    inst.timeout_ns = timeout_ns;
+    memset(inst.stuck, 0, sizeof(inst.stuck));
+    gmr__as_capture_publish(c);
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = gmr__as_capture_handler;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    int r = 0;
+    if (sigaction(signo, &sa, NULL) < 0) {
+        r = -errno;
+        gmr__as_capture_publish(NULL);
+        inst.cap = NULL;
+        munmap(c->arena, c->arena_size);
+        gmr__free(c);
+    }
+    gmr__sym_unlock();
+    return r;
 }
 
 void gmr__threads_uninstall(void)
 {
+    gmr__sym_lock(); /* in a fork child this also drops the parent's session */
+    struct gmr__capture *c = inst.cap;
+    inst.cap = NULL;
+    if (c) {
+        (void)sigaction(c->signo, &inst.old, NULL);
+        gmr__as_capture_publish(NULL);
+        munmap(c->arena, c->arena_size);
+        gmr__free(c);
+    }
+    gmr__sym_unlock();
+    gmr__sym_free();
+}
+
+/* ---- per report ---- */
+
+enum path { PATH_NONE, PATH_QUIET, PATH_SIGNAL };
+
+struct work {
+    int tid;
+    json_t *obj;                   /* borrowed from the section's array */
+    enum path path;
+    char state;
+    struct gmr__task_syscall sc;   /* quiet path: as read before the walk */
+    char sc_text[256];
+    uint64_t sched_ns;             /* schedstat run time before the walk */
+    bool have_sched;
+    char fallback[192];            /* why a quiet-path thread went to the signal path */
+};
+
+struct report {
+    int dirfd;                     /* /proc/self/task */
+    struct gmr__sym *sym;          /* NULL: symbolization unavailable */
+    struct gmr__unwind_result res;
+    unsigned char *window;         /* QUIET_WINDOW bytes */
+    int n_quiet, n_signal, n_none;
+    uint64_t max_interrupted_ns;
+};
+
+static int set_str(json_t *obj, const char *key, const char *s)
+{
+    return gmr__json_set_str(obj, key, s);
+}
+
+static int set_int(json_t *obj, const char *key, json_int_t v)
+{
+    return json_object_set_new(obj, key, json_integer(v));
+}
+
+static int unavailable(struct report *rp, struct work *w, const char *reason)
+{
+    rp->n_none++;
+    w->path = PATH_NONE;
+    if (set_str(w->obj, "capture", "none") < 0 || set_str(w->obj, "unavailable", reason) < 0)
+        return -ENOMEM;
+    return 0;
+}
+
+/* Appends the walked frames, symbolized, to the thread's object. */
+static int add_frames(struct report *rp, json_t *obj, const struct gmr__unwind_result *res)
+{
+    json_t *frames = json_array();
+    if (!frames || json_object_set_new(obj, "frames", frames) < 0)
+        return -ENOMEM;
+    for (int i = 0; i < res->n; i++) {
+        json_t *desc = rp->sym ? gmr__sym_frames(rp->sym, res->frames[i].pc,
+                                                 res->frames[i].activation)
+                               : NULL;
+        if (desc) {
+            size_t j;
+            json_t *f;
+            json_array_foreach(desc, j, f)
+            {
+                if (json_array_append(frames, f) < 0)
+                    return -ENOMEM;
+            }
+            continue;
+        }
+        if (rp->sym)
+            return -ENOMEM;
+        char pc[24];
+        snprintf(pc, sizeof(pc), "0x%" PRIx64, res->frames[i].pc);
+        json_t *f = json_pack("{s:s, s:b}", "pc", pc, "inlined", 0);
+        if (!f || json_array_append_new(frames, f) < 0)
+            return -ENOMEM;
+    }
+    if (res->more > 0) {
+        if (set_int(obj, "more_frames", res->more) < 0 ||
+            json_object_set_new(obj, "more_frames_exact", json_boolean(!res->more_at_least)) < 0)
+            return -ENOMEM;
+    }
+    if (!res->complete && !res->more_at_least && res->error[0]) {
+        if (set_str(obj, "unwind_error", res->error) < 0)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+/* Reads TID/schedstat's first field (nanoseconds on a CPU).  Return: true when read. */
+static bool read_sched(int dirfd, int tid, uint64_t *ret)
+{
+    char path[32], buf[128];
+    snprintf(path, sizeof(path), "%d/schedstat", tid);
+    if (gmr__read_small(dirfd, path, buf, sizeof(buf)) <= 0)
+        return false;
+    char *end;
+    unsigned long long v = strtoull(buf, &end, 10);
+    if (end == buf)
+        return false;
+    *ret = v;
+    return true;
+}
+
+static ssize_t read_syscall(int dirfd, int tid, char *buf, size_t size)
+{
+    char path[32];
+    snprintf(path, sizeof(path), "%d/syscall", tid);
+    return gmr__read_small(dirfd, path, buf, size);
+}
+
+/*
+ * Reads what the thread list needs of one thread and decides its path.
+ * Return: 0 or -ENOMEM.
+ */
+static int classify(struct report *rp, struct work *w, int self_tid, long clk_tck)
+{
+    char path[32], buf[1024];
+    snprintf(path, sizeof(path), "%d/stat", w->tid);
+    struct gmr__task_stat st;
+    if (set_int(w->obj, "tid", w->tid) < 0)
+        return -ENOMEM;
+    if (gmr__read_small(rp->dirfd, path, buf, sizeof(buf)) <= 0 ||
+        gmr__parse_task_stat(buf, &st) < 0)
+        return unavailable(rp, w, "exited before it could be captured");
+    w->state = st.state;
+    json_int_t hz = clk_tck > 0 ? clk_tck : 100;
+    if (set_str(w->obj, "name", st.name) < 0 ||
+        set_str(w->obj, "state", gmr__task_state_name(st.state)) < 0 ||
+        (w->tid == getpid() && json_object_set_new(w->obj, "main", json_true()) < 0) ||
+        set_int(w->obj, "cpu_user_ms", (json_int_t)st.utime * 1000 / hz) < 0 ||
+        set_int(w->obj, "cpu_system_ms", (json_int_t)st.stime * 1000 / hz) < 0)
+        return -ENOMEM;
+
+    if (w->tid == self_tid) {
+        w->path = PATH_NONE;
+        rp->n_none++;
+        if (set_str(w->obj, "capture", "none") < 0 ||
+            set_str(w->obj, "note", "this thread wrote the report") < 0)
+            return -ENOMEM;
+        return 0;
+    }
+    if (st.state == 'Z' || st.state == 'X')
+        return unavailable(rp, w, "exited before it could be captured");
+    if (st.state == 'R') {
+        w->path = PATH_SIGNAL;
+        return 0;
+    }
+    w->have_sched = read_sched(rp->dirfd, w->tid, &w->sched_ns);
+    if (read_syscall(rp->dirfd, w->tid, w->sc_text, sizeof(w->sc_text)) > 0 &&
+        gmr__parse_task_syscall(w->sc_text, &w->sc) == 0 && w->sc.kind == GMR_SYSCALL_BLOCKED)
+        w->path = PATH_QUIET;
+    else
+        w->path = PATH_SIGNAL;
+    return 0;
+}
+
+static int set_syscall(json_t *obj, long nr)
+{
+    const char *name = gmr__syscall_name(nr);
+    if (name)
+        return set_str(obj, "syscall", name);
+    char buf[32];
+    snprintf(buf, sizeof(buf), "syscall %ld", nr);
+    return set_str(obj, "syscall", buf);
+}
+
+/* The quiet path for one thread; sends it to the signal path when it cannot be trusted. */
+static int capture_quiet(struct report *rp, struct work *w)
+{
+    struct gmr__regs regs = {.sp = w->sc.sp, .pc = w->sc.pc, .full = false};
+    struct gmr__unwind_mem mem = {.addr = w->sc.sp, .data = rp->window};
+    mem.len = gmr__as_read_memory(w->sc.sp, rp->window, QUIET_WINDOW);
+    if (!rp->sym) {
+        w->path = PATH_SIGNAL;
+        snprintf(w->fallback, sizeof(w->fallback), "no unwinder for the quiet path");
+        return 0;
+    }
+    int r = gmr__unwind(gmr__sym_dwfl(rp->sym), w->tid, &regs, &mem, &rp->res);
+
+    char after[sizeof(w->sc_text)];
+    uint64_t sched_after = 0;
+    bool moved = read_syscall(rp->dirfd, w->tid, after, sizeof(after)) <= 0 ||
+                 strcmp(after, w->sc_text) != 0 ||
+                 (w->have_sched &&
+                  (!read_sched(rp->dirfd, w->tid, &sched_after) || sched_after != w->sched_ns));
+    if (moved) {
+        w->path = PATH_SIGNAL;
+        snprintf(w->fallback, sizeof(w->fallback),
+                 "it ran while its stack was read on the quiet path");
+        return 0;
+    }
+    if (r < 0 || (!rp->res.complete && !rp->res.more_at_least)) {
+        w->path = PATH_SIGNAL;
+        snprintf(w->fallback, sizeof(w->fallback), "the quiet-path walk stopped early (%s)",
+                 rp->res.error[0] ? rp->res.error : "unknown reason");
+        return 0;
+    }
+    rp->n_quiet++;
+    if (set_str(w->obj, "capture", "quiet") < 0 || set_syscall(w->obj, w->sc.nr) < 0)
+        return -ENOMEM;
+    return add_frames(rp, w->obj, &rp->res);
+}
+
+static int queue_signal(int tid, int signo, uint64_t ticket)
+{
+    siginfo_t si;
+    memset(&si, 0, sizeof(si));
+    si.si_signo = signo;
+    si.si_code = SI_QUEUE;
+    si.si_pid = getpid();
+    si.si_uid = getuid();
+    si.si_value.sival_ptr = (void *)(uintptr_t)ticket;
+    if (syscall(SYS_rt_tgsigqueueinfo, getpid(), tid, signo, &si) < 0)
+        return -errno;
+    return 0;
+}
+
+/* Why a thread will not take the capture signal, or NULL when it will. */
+static const char *signal_obstacle(struct report *rp, int tid, int signo, char *buf, size_t size)
+{
+    char path[32], text[4096];
+    snprintf(path, sizeof(path), "%d/status", tid);
+    struct gmr__task_masks m;
+    if (gmr__read_small(rp->dirfd, path, text, sizeof(text)) <= 0)
+        return "exited before it could be captured";
+    if (gmr__parse_task_status(text, &m) < 0)
+        return NULL; /* no masks to go by: try */
+    char name[32];
+    signal_name(signo, name, sizeof(name));
+    uint64_t bit = 1ull << (signo - 1);
+    if (m.ignored & bit) {
+        snprintf(buf, size, "running, and the process ignores the capture signal (%s)", name);
+        return buf;
+    }
+    if (m.blocked & bit) {
+        snprintf(buf, size, "running, and it blocks the capture signal (%s)", name);
+        return buf;
+    }
+    return NULL;
+}
+
+/* Waits until every armed slot is done or @deadline passes. */
+static void wait_answers(struct gmr__capture *c, const int *slots, int n, uint64_t deadline)
+{
+    for (;;) {
+        uint32_t seen = atomic_load_explicit(&c->answers, memory_order_acquire);
+        bool all = true;
+        for (int i = 0; i < n && all; i++)
+            all = atomic_load_explicit(&c->slots[slots[i]].claim, memory_order_acquire) ==
+                  GMR_SLOT_DONE;
+        if (all)
+            return;
+        uint64_t now = now_ns();
+        if (now >= deadline)
+            return;
+        uint64_t left = deadline - now;
+        struct timespec rel = {(time_t)(left / 1000000000u), (long)(left % 1000000000u)};
+        syscall(SYS_futex, &c->answers, FUTEX_WAIT_PRIVATE, seen, &rel, NULL, 0);
+    }
+}
+
+/* Takes a slot back from an unanswered arming.  Return: true when a handler wrote it after all. */
+static bool disarm(struct gmr__capture *c, int i, uint64_t ticket)
+{
+    struct gmr__slot *s = &c->slots[i];
+    uint64_t expected = ticket;
+    if (atomic_compare_exchange_strong(&s->claim, &expected, GMR_SLOT_IDLE))
+        return false;
+    /* A handler claimed it just now: it does not wait for anything, so it finishes soon. */
+    uint64_t until = now_ns() + BUSY_GRACE_NS;
+    while (atomic_load_explicit(&s->claim, memory_order_acquire) == GMR_SLOT_BUSY &&
+           now_ns() < until) {
+        struct timespec ts = {0, 50000};
+        nanosleep(&ts, NULL);
+    }
+    if (atomic_load_explicit(&s->claim, memory_order_acquire) == GMR_SLOT_DONE)
+        return true;
+    inst.stuck[i] = true; /* skipped until its handler finishes */
+    return false;
+}
+
+static int signal_done(struct report *rp, struct work *w, struct gmr__slot *s)
+{
+    rp->n_signal++;
+    uint64_t interrupted = s->leave_ns - s->enter_ns;
+    if (interrupted > rp->max_interrupted_ns)
+        rp->max_interrupted_ns = interrupted;
+    if (set_str(w->obj, "capture", "signal") < 0 ||
+        set_int(w->obj, "interrupted_ns", (json_int_t)interrupted) < 0)
+        return -ENOMEM;
+    if (w->fallback[0] && set_str(w->obj, "note", w->fallback) < 0)
+        return -ENOMEM;
+    struct gmr__unwind_mem mem = {.addr = s->stack_addr, .data = s->stack, .len = s->stack_len};
+    if (!rp->sym)
+        return unavailable(rp, w, "captured, but the unwinder is unavailable");
+    int r = gmr__unwind(gmr__sym_dwfl(rp->sym), w->tid, &s->regs, &mem, &rp->res);
+    if (r < 0)
+        return set_str(w->obj, "unwind_error", rp->res.error);
+    return add_frames(rp, w->obj, &rp->res);
+}
+
+/* The signal path for every thread in @todo, in batches of the free slots. */
+static int capture_signal(struct report *rp, struct work **todo, int n)
+{
+    struct gmr__capture *c = inst.cap;
+    char name[32], why[320];
+    if (!c) {
+        for (int i = 0; i < n; i++) {
+            snprintf(why, sizeof(why), "%s; without gmr_setup_autorun() there is no capture "
+                                       "signal to capture it with",
+                     todo[i]->fallback[0] ? todo[i]->fallback : "running");
+            if (unavailable(rp, todo[i], why) < 0)
+                return -ENOMEM;
+        }
+        return 0;
+    }
+    signal_name(c->signo, name, sizeof(name));
+    struct sigaction cur;
+    if (n > 0 && (sigaction(c->signo, NULL, &cur) < 0 || !(cur.sa_flags & SA_SIGINFO) ||
+                  cur.sa_sigaction != gmr__as_capture_handler)) {
+        snprintf(why, sizeof(why), "running; the application replaced the handler of the "
+                                   "capture signal (%s)", name);
+        for (int i = 0; i < n; i++) {
+            if (unavailable(rp, todo[i], why) < 0)
+                return -ENOMEM;
+        }
+        return 0;
+    }
+
+    /* Slots whose handler finished since an earlier report are free again. */
+    for (int i = 0; i < GMR_CAPTURE_SLOTS; i++) {
+        if (inst.stuck[i] && atomic_load(&c->slots[i].claim) == GMR_SLOT_DONE)
+            inst.stuck[i] = false;
+        if (!inst.stuck[i])
+            atomic_store(&c->slots[i].claim, GMR_SLOT_IDLE);
+    }
+    uint64_t seed = random_seed();
+    uint64_t start = now_ns();
+    uint64_t deadline = start + inst.timeout_ns;
+    int next = 0;
+    while (next < n) {
+        int slots[GMR_CAPTURE_SLOTS];
+        struct work *owner[GMR_CAPTURE_SLOTS];
+        uint64_t tickets[GMR_CAPTURE_SLOTS];
+        int armed = 0;
+        for (int i = 0; i < GMR_CAPTURE_SLOTS && next < n; i++) {
+            if (inst.stuck[i])
+                continue;
+            struct work *w = todo[next++];
+            const char *obstacle = signal_obstacle(rp, w->tid, c->signo, why, sizeof(why));
+            if (obstacle) {
+                if (unavailable(rp, w, obstacle) < 0)
+                    return -ENOMEM;
+                i--; /* the slot is still free */
+                continue;
+            }
+            struct gmr__slot *s = &c->slots[i];
+            uint64_t cookie = (mix64(seed + ++inst.arm_seq) & 0xFFFFFFFFFFFFull) | 1u;
+            uint64_t ticket = cookie << 16 | (uint64_t)i;
+            s->tid = w->tid;
+            s->answered_tid = 0;
+            atomic_store_explicit(&s->claim, ticket, memory_order_release);
+            int r = queue_signal(w->tid, c->signo, ticket);
+            if (r < 0) {
+                atomic_store(&s->claim, GMR_SLOT_IDLE);
+                if (r == -ESRCH)
+                    snprintf(why, sizeof(why), "exited before it could be captured");
+                else
+                    snprintf(why, sizeof(why), "the capture signal could not be sent: %s",
+                             strerror(-r));
+                if (unavailable(rp, w, why) < 0)
+                    return -ENOMEM;
+                i--;
+                continue;
+            }
+            slots[armed] = i;
+            owner[armed] = w;
+            tickets[armed] = ticket;
+            armed++;
+        }
+        if (armed == 0 && next < n) {
+            /* Every slot is stuck: give up on the rest. */
+            for (; next < n; next++) {
+                if (unavailable(rp, todo[next], "no capture slot is free") < 0)
+                    return -ENOMEM;
+            }
+            break;
+        }
+        wait_answers(c, slots, armed, deadline);
+        for (int k = 0; k < armed; k++) {
+            struct gmr__slot *s = &c->slots[slots[k]];
+            struct work *w = owner[k];
+            bool done = atomic_load_explicit(&s->claim, memory_order_acquire) == GMR_SLOT_DONE ||
+                        disarm(c, slots[k], tickets[k]);
+            int r;
+            if (done && s->answered_tid == w->tid) {
+                r = signal_done(rp, w, s);
+            } else {
+                char st[64] = "";
+                char path[32], buf[1024];
+                struct gmr__task_stat ts;
+                snprintf(path, sizeof(path), "%d/stat", w->tid);
+                bool alive = gmr__read_small(rp->dirfd, path, buf, sizeof(buf)) > 0 &&
+                             gmr__parse_task_stat(buf, &ts) == 0 && ts.state != 'Z';
+                if (alive)
+                    snprintf(st, sizeof(st), "; it is %s", gmr__task_state_name(ts.state));
+                if (!alive)
+                    snprintf(why, sizeof(why), "exited before it could be captured");
+                else
+                    snprintf(why, sizeof(why),
+                             "did not answer the capture signal (%s) within %" PRIu64 " ms%s",
+                             name, inst.timeout_ns / 1000000u, st);
+                r = unavailable(rp, w, why);
+            }
+            if (done)
+                atomic_store(&s->claim, GMR_SLOT_IDLE);
+            if (r < 0)
+                return r;
+        }
+        if (now_ns() >= deadline) {
+            for (; next < n; next++) {
+                snprintf(why, sizeof(why), "not captured: the capture deadline (%" PRIu64
+                                           " ms) passed before its turn",
+                         inst.timeout_ns / 1000000u);
+                if (unavailable(rp, todo[next], why) < 0)
+                    return -ENOMEM;
+            }
+        }
+    }
+    return 0;
+}
+
+static int fill(json_t *section, int self_tid, bool group, struct report *rp)
+{
+    uint64_t start = now_ns();
+    json_t *threads = json_array();
+    if (!threads || json_object_set_new(section, "threads", threads) < 0)
+        return -ENOMEM;
+    if (json_object_set_new(section, "group_identical", json_boolean(group)) < 0 ||
+        set_int(section, "max_frames", GMR_MAX_FRAMES) < 0)
+        return -ENOMEM;
+    if (inst.cap) {
+        char name[32];
+        signal_name(inst.cap->signo, name, sizeof(name));
+        if (set_str(section, "capture_signal", name) < 0 ||
+            set_int(section, "capture_timeout_ms", (json_int_t)(inst.timeout_ns / 1000000u)) < 0)
+            return -ENOMEM;
+    }
+
+    const char *symerr = NULL;
+    int r = gmr__sym_get(&rp->sym, &symerr);
+    if (r == -ENOMEM)
+        return r;
+    if (r < 0) {
+        rp->sym = NULL;
+        char msg[256];
+        snprintf(msg, sizeof(msg), "symbolization unavailable: %s", symerr ? symerr : strerror(-r));
+        if (set_str(section, "note", msg) < 0)
+            return -ENOMEM;
+    }
+
+    int *tids = gmr__malloc(GMR_MAX_THREADS * sizeof(int));
+    if (!tids)
+        return -ENOMEM;
+    int found = gmr__list_tasks(rp->dirfd, tids, GMR_MAX_THREADS);
+    if (found < 0) {
+        gmr__free(tids);
+        return found;
+    }
+    int n = GMR_MIN(found, GMR_MAX_THREADS);
+    struct work *work = gmr__calloc((size_t)n + 1, sizeof(*work));
+    struct work **todo = gmr__calloc((size_t)n + 1, sizeof(*todo));
+    rp->window = gmr__malloc(QUIET_WINDOW);
+    r = -ENOMEM;
+    if (!work || !todo || !rp->window)
+        goto out;
+
+    long clk_tck = sysconf(_SC_CLK_TCK);
+    for (int i = 0; i < n; i++) {
+        work[i].tid = tids[i];
+        work[i].obj = json_object();
+        if (!work[i].obj || json_array_append_new(threads, work[i].obj) < 0)
+            goto out;
+        r = classify(rp, &work[i], self_tid, clk_tck);
+        if (r < 0)
+            goto out;
+        r = -ENOMEM;
+    }
+    for (int i = 0; i < n; i++) {
+        if (work[i].path == PATH_QUIET && (r = capture_quiet(rp, &work[i])) < 0)
+            goto out;
+    }
+    int ntodo = 0;
+    for (int i = 0; i < n; i++) {
+        if (work[i].path == PATH_SIGNAL)
+            todo[ntodo++] = &work[i];
+    }
+    r = capture_signal(rp, todo, ntodo);
+    if (r < 0)
+        goto out;
+
+    r = -ENOMEM;
+    if (found > n && set_int(section, "threads_not_shown", found - n) < 0)
+        goto out;
+    json_t *stats = json_pack("{s:i, s:i, s:i, s:i, s:I, s:I}", "threads", n, "quiet",
+                              rp->n_quiet, "signal", rp->n_signal, "not_captured", rp->n_none,
+                              "max_interrupted_ns", (json_int_t)rp->max_interrupted_ns,
+                              "elapsed_us", (json_int_t)((now_ns() - start) / 1000u));
+    if (!stats || json_object_set_new(section, "stats", stats) < 0)
+        goto out;
+    r = 0;
+out:
+    gmr__free(rp->window);
+    gmr__free(todo);
+    gmr__free(work);
+    gmr__free(tids);
+    return r;
 }
 
 int gmr__threads_section(json_t *section, int self_tid, bool group)
 {
-    (void)self_tid;
-    (void)group;
-    json_t *threads = json_array();
-    if (!threads || json_object_set_new(section, "threads", threads) < 0)
+    struct report *rp = gmr__calloc(1, sizeof(*rp));
+    if (!rp)
         return -ENOMEM;
-    DIR *d = opendir("/proc/self/task");
-    if (!d)
-        return -errno;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        json_t *t = json_pack("{s:I}", "tid", (json_int_t)atoi(e->d_name));
-        if (!t || json_array_append_new(threads, t) < 0) {
-            closedir(d);
-            return -ENOMEM;
-        }
+    rp->dirfd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (rp->dirfd < 0) {
+        int r = -errno;
+        gmr__free(rp);
+        return r;
     }
-    closedir(d);
-    return 0;
+    gmr__sym_lock();
+    int r = fill(section, self_tid, group, rp);
+    gmr__sym_unlock();
+    close(rp->dirfd);
+    gmr__free(rp);
+    return r;
 }

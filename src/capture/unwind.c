@@ -1,0 +1,191 @@
+/*
+ * libdw unwinding over captured state.  dwfl_attach_state() is called once per Dwfl with
+ * callbacks that describe exactly one thread: the one gmr__unwind() is walking.  Memory reads
+ * are served from the captured stack bytes, then from a small cache of live pages read with
+ * process_vm_readv() (which fails instead of faulting on unmapped addresses).
+ * Context: reporter thread or caller context, under gmr__sym_lock().
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "capture/unwind.h"
+
+#define LIVE_PAGES     8
+#define LIVE_PAGE_SIZE 4096u
+
+/* A live page read during the current walk. */
+struct live_page {
+    uint64_t addr;                        /* page address; 0: empty */
+    size_t len;                           /* readable bytes from @addr */
+    unsigned char data[LIVE_PAGE_SIZE];
+};
+
+/*
+ * The thread being walked.  The Dwfl holds a pointer to this object for its lifetime, so it is
+ * static; it is only valid during gmr__unwind().
+ */
+static struct unwind_ctx {
+    int tid;
+    const struct gmr__regs *regs;
+    const struct gmr__unwind_mem *mem;
+    struct live_page pages[LIVE_PAGES];
+    unsigned next_page;                   /* round-robin replacement */
+} ctx;
+
+static pid_t next_thread(Dwfl *dwfl, void *arg, void **thread_argp)
+{
+    (void)dwfl, (void)arg, (void)thread_argp;
+    return 0; /* threads are walked one by one with dwfl_getthread_frames() */
+}
+
+static bool get_thread(Dwfl *dwfl, pid_t tid, void *arg, void **thread_argp)
+{
+    (void)dwfl;
+    struct unwind_ctx *c = arg;
+    *thread_argp = c;
+    return c->regs && tid == c->tid;
+}
+
+static bool read_word(struct unwind_ctx *c, uint64_t addr, Dwarf_Word *result)
+{
+    const struct gmr__unwind_mem *m = c->mem;
+    if (m && addr >= m->addr && addr - m->addr + sizeof(*result) <= m->len) {
+        memcpy(result, m->data + (addr - m->addr), sizeof(*result));
+        return true;
+    }
+    uint64_t page = addr & ~(uint64_t)(LIVE_PAGE_SIZE - 1);
+    uint64_t off = addr - page;
+    if (off + sizeof(*result) > LIVE_PAGE_SIZE) {
+        /* Straddles two pages: rare (unaligned); read it directly. */
+        return gmr__as_read_memory(addr, result, sizeof(*result)) == sizeof(*result);
+    }
+    for (unsigned i = 0; i < LIVE_PAGES; i++) {
+        struct live_page *p = &c->pages[i];
+        if (p->addr == page && p->len) {
+            if (off + sizeof(*result) > p->len)
+                return false;
+            memcpy(result, p->data + off, sizeof(*result));
+            return true;
+        }
+    }
+    struct live_page *p = &c->pages[c->next_page++ % LIVE_PAGES];
+    p->len = gmr__as_read_memory(page, p->data, LIVE_PAGE_SIZE);
+    p->addr = p->len ? page : 0;
+    if (off + sizeof(*result) > p->len)
+        return false;
+    memcpy(result, p->data + off, sizeof(*result));
+    return true;
+}
+
+static bool memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result, void *arg)
+{
+    (void)dwfl;
+    return read_word(arg, addr, result);
+}
+
+static bool set_initial_registers(Dwfl_Thread *thread, void *thread_arg)
+{
+    const struct gmr__regs *r = ((struct unwind_ctx *)thread_arg)->regs;
+    if (r->full) {
+        if (!dwfl_thread_state_registers(thread, 0, GMR_REGS_N, r->r))
+            return false;
+    } else {
+        /*
+         * The quiet path knows only SP and PC.  The registers the CFI needs in the first
+         * frames are SP-based there (a system call wrapper), and callee-saved registers are
+         * recovered from the stack as frames restore them; a frame that needs a register
+         * nobody saved stops the walk, which the caller treats as incomplete.
+         */
+        Dwarf_Word sp = r->sp;
+        if (!dwfl_thread_state_registers(thread, GMR_REGS_SP_DWARF, 1, &sp))
+            return false;
+    }
+    dwfl_thread_state_register_pc(thread, r->pc);
+    return true;
+}
+
+static const Dwfl_Thread_Callbacks thread_callbacks = {
+    .next_thread = next_thread,
+    .get_thread = get_thread,
+    .memory_read = memory_read,
+    .set_initial_registers = set_initial_registers,
+};
+
+struct walk {
+    struct gmr__unwind_result *res;
+    long total;
+    uint64_t last_pc, last_sp;
+    bool looped;
+};
+
+static int frame_cb(Dwfl_Frame *state, void *arg)
+{
+    struct walk *w = arg;
+    Dwarf_Addr pc;
+    bool activation;
+    if (!dwfl_frame_pc(state, &pc, &activation)) {
+        snprintf(w->res->error, sizeof(w->res->error), "%s", dwfl_errmsg(-1));
+        return DWARF_CB_ABORT;
+    }
+    Dwarf_Word sp = 0;
+    bool have_sp = dwfl_frame_reg(state, GMR_REGS_SP_DWARF, &sp) == 0;
+    if (w->total > 0 && have_sp && pc == w->last_pc && sp == w->last_sp) {
+        w->looped = true;
+        return DWARF_CB_ABORT;
+    }
+    w->last_pc = pc;
+    w->last_sp = have_sp ? sp : 0;
+
+    struct gmr__unwind_result *res = w->res;
+    if (res->n < GMR_MAX_FRAMES) {
+        res->frames[res->n].pc = pc;
+        res->frames[res->n].activation = activation;
+        res->n++;
+    } else {
+        res->more++;
+    }
+    w->total++;
+    if (w->total >= GMR_MAX_COUNTED_FRAMES) {
+        res->more_at_least = true;
+        return DWARF_CB_ABORT;
+    }
+    return DWARF_CB_OK;
+}
+
+int gmr__unwind(Dwfl *dwfl, int tid, const struct gmr__regs *regs,
+                const struct gmr__unwind_mem *mem, struct gmr__unwind_result *res)
+{
+    res->n = 0;
+    res->more = 0;
+    res->more_at_least = false;
+    res->complete = false;
+    res->error[0] = '\0';
+
+    if (dwfl_pid(dwfl) < 0 && !dwfl_attach_state(dwfl, NULL, getpid(), &thread_callbacks, &ctx)) {
+        snprintf(res->error, sizeof(res->error), "cannot attach the unwinder: %s",
+                 dwfl_errmsg(-1));
+        return -EIO;
+    }
+    ctx.tid = tid;
+    ctx.regs = regs;
+    ctx.mem = mem;
+    for (unsigned i = 0; i < LIVE_PAGES; i++)
+        ctx.pages[i].addr = 0;
+
+    struct walk w = {.res = res};
+    int r = dwfl_getthread_frames(dwfl, tid, frame_cb, &w);
+    if (r == 0) {
+        res->complete = true;
+    } else if (w.looped) {
+        snprintf(res->error, sizeof(res->error), "the stack repeats the same frame");
+    } else if (r < 0 && !res->error[0]) {
+        snprintf(res->error, sizeof(res->error), "%s", dwfl_errmsg(-1));
+    }
+    ctx.regs = NULL;
+    ctx.mem = NULL;
+    return 0;
+}

@@ -1,0 +1,46 @@
+/*
+ * Unwinding one thread of this process with libdw's CFI unwinder, from captured registers and
+ * stack bytes, without ptrace: our own Dwfl_Thread_Callbacks serve the registers and memory.
+ * Context: reporter thread or caller context, under gmr__sym_lock().
+ */
+#ifndef GMR_CAPTURE_UNWIND_H
+#define GMR_CAPTURE_UNWIND_H
+
+#include <elfutils/libdwfl.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "capture/capture.h"
+
+/* Stack bytes known for the thread: [addr, addr + len).  Other addresses are read live. */
+struct gmr__unwind_mem {
+    uint64_t addr;
+    const unsigned char *data; /* borrowed */
+    size_t len;
+};
+
+struct gmr__unwind_frame {
+    uint64_t pc;
+    bool activation; /* false: a return address (symbolize at pc - 1) */
+};
+
+struct gmr__unwind_result {
+    struct gmr__unwind_frame frames[GMR_MAX_FRAMES];
+    int n;              /* frames stored */
+    long more;          /* frames beyond @n (counted) */
+    bool more_at_least; /* counting stopped at GMR_MAX_COUNTED_FRAMES: @more is a minimum */
+    bool complete;      /* the walk reached the outermost frame */
+    char error[128];    /* why the walk stopped early (when !complete and not at the cap) */
+};
+
+/*
+ * gmr__unwind() - walk the stack of thread @tid.
+ * @dwfl: the process's session (gmr__sym_dwfl()); the unwinder attaches to it on first use
+ * Return: 0 (see @res: a walk that stopped early is not a failure) or -errno when the
+ *         unwinder could not be attached (@res->error says why).
+ */
+int gmr__unwind(Dwfl *dwfl, int tid, const struct gmr__regs *regs,
+                const struct gmr__unwind_mem *mem, struct gmr__unwind_result *res);
+
+#endif /* GMR_CAPTURE_UNWIND_H */

@@ -1,0 +1,498 @@
+/*
+ * The process's libdwfl session: modules from /proc/self/maps (re-reported only when the maps
+ * changed), local-only debuginfo lookup, and the per-PC cache of frame descriptions.
+ * Context: reporter thread or caller context, under gmr__sym_lock().
+ */
+#include "config.h"
+
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <elfutils/libdwelf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "render/render.h"
+#include "symbolize/symbolize.h"
+#include "util/alloc.h"
+#include "util/macro.h"
+
+/* One cached description: key (pc << 1 | activation) -> array of frame objects. */
+struct cache_entry {
+    uint64_t key;
+    json_t *frames; /* owned reference; NULL: empty bucket */
+};
+
+#define CACHE_BUCKETS (2 * GMR_SYM_CACHE_MAX) /* power of two, at most half full */
+
+struct gmr__sym {
+    Dwfl *dwfl;                 /* owned */
+    pid_t pid;                  /* process the session describes */
+    char *maps;                 /* owned; /proc/self/maps as last reported */
+    size_t maps_len;
+    bool removed;               /* set by the report_end callback: a module went away */
+    struct cache_entry *cache;  /* owned; CACHE_BUCKETS entries */
+    size_t cached;              /* entries in use */
+};
+
+static struct gmr__sym *session;              /* the process's session; NULL until used */
+static pthread_mutex_t sym_mutex = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic pid_t sym_mutex_pid;           /* process that last took sym_mutex */
+
+void gmr__sym_lock(void)
+{
+    pid_t me = getpid();
+    pid_t last = atomic_load(&sym_mutex_pid);
+    if (last != 0 && last != me) {
+        /* A fork child: the parent's holder, if any, does not exist here. */
+        pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+        memcpy(&sym_mutex, &fresh, sizeof(fresh));
+        if (session && session->pid != me)
+            session = NULL; /* dropped, not freed: it may be half-way through an update */
+        gmr__source_cache_forget();
+    }
+    pthread_mutex_lock(&sym_mutex);
+    atomic_store(&sym_mutex_pid, me);
+}
+
+void gmr__sym_unlock(void)
+{
+    pthread_mutex_unlock(&sym_mutex);
+}
+
+/* Opens @path when it is a readable ELF file whose build ID matches @mod's (when both have one). */
+static int open_matching(Dwfl_Module *mod, const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    const unsigned char *want;
+    GElf_Addr vaddr;
+    int want_len = dwfl_module_build_id(mod, &want, &vaddr);
+    if (want_len <= 0)
+        return fd;
+    Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+    const void *have = NULL;
+    ssize_t have_len = elf ? dwelf_elf_gnu_build_id(elf, &have) : -1;
+    bool ok = have_len == want_len && memcmp(have, want, (size_t)want_len) == 0;
+    elf_end(elf);
+    if (!ok) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/*
+ * find_debuginfo callback: build-id links first, then the debuglink name in the places
+ * dwfl_standard_find_debuginfo() looks -- but never debuginfod, which that function may reach
+ * (through a client created from DEBUGINFOD_URLS) when the local lookup fails.
+ */
+static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf_Addr base,
+                          const char *file_name, const char *debuglink_file,
+                          GElf_Word debuglink_crc, char **debuginfo_file_name)
+{
+    int fd = dwfl_build_id_find_debuginfo(mod, userdata, modname, base, file_name, debuglink_file,
+                                          debuglink_crc, debuginfo_file_name);
+    if (fd >= 0 || !file_name || file_name[0] != '/' || !debuglink_file || !*debuglink_file)
+        return fd;
+
+    const char *slash = strrchr(file_name, '/');
+    int dirlen = (int)(slash - file_name);
+    char path[4096];
+    for (int i = 0; i < 3; i++) {
+        int n;
+        if (i == 0)
+            n = snprintf(path, sizeof(path), "%.*s/%s", dirlen, file_name, debuglink_file);
+        else if (i == 1)
+            n = snprintf(path, sizeof(path), "%.*s/.debug/%s", dirlen, file_name, debuglink_file);
+        else
+            n = snprintf(path, sizeof(path), "/usr/lib/debug%.*s/%s", dirlen, file_name,
+                         debuglink_file);
+        if (n < 0 || (size_t)n >= sizeof(path) || strcmp(path, file_name) == 0)
+            continue;
+        fd = open_matching(mod, path);
+        if (fd >= 0) {
+            *debuginfo_file_name = strdup(path);
+            return fd;
+        }
+    }
+    errno = ENOENT;
+    return -1;
+}
+
+static const Dwfl_Callbacks callbacks = {
+    .find_elf = dwfl_linux_proc_find_elf,
+    .find_debuginfo = find_debuginfo,
+};
+
+static void cache_clear(struct gmr__sym *s)
+{
+    for (size_t i = 0; i < CACHE_BUCKETS && s->cached; i++) {
+        if (s->cache[i].frames) {
+            json_decref(s->cache[i].frames);
+            s->cache[i].frames = NULL;
+            s->cached--;
+        }
+    }
+    s->cached = 0;
+}
+
+static void session_free(struct gmr__sym *s)
+{
+    if (!s)
+        return;
+    if (s->cache)
+        cache_clear(s);
+    gmr__free(s->cache);
+    if (s->dwfl)
+        dwfl_end(s->dwfl);
+    gmr__free(s->maps);
+    gmr__free(s);
+}
+
+static int removed_module(Dwfl_Module *mod, void *userdata, const char *name, Dwarf_Addr base,
+                          void *arg)
+{
+    (void)mod, (void)userdata, (void)name, (void)base;
+    ((struct gmr__sym *)arg)->removed = true;
+    return DWARF_CB_OK;
+}
+
+/* Reads /proc/self/maps whole.  Return: 0 or -errno. */
+static int read_maps(char **ret, size_t *ret_len)
+{
+    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    size_t cap = 64 * 1024, len = 0;
+    char *buf = gmr__malloc(cap);
+    int r = 0;
+    while (buf) {
+        if (cap - len < 4096) {
+            char *nb = gmr__realloc(buf, cap * 2);
+            if (!nb) {
+                gmr__free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        ssize_t n = read(fd, buf + len, cap - len - 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            r = -errno;
+            break;
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+    }
+    close(fd);
+    if (!buf)
+        return -ENOMEM;
+    if (r < 0) {
+        gmr__free(buf);
+        return r;
+    }
+    buf[len] = '\0';
+    *ret = buf;
+    *ret_len = len;
+    return 0;
+}
+
+/* Re-reports the modules when /proc/self/maps changed.  Return: 0 or -errno. */
+static int refresh(struct gmr__sym *s, const char **reterr_msg)
+{
+    char *maps = NULL;
+    size_t len = 0;
+    int r = read_maps(&maps, &len);
+    if (r < 0)
+        return r;
+    if (s->maps && len == s->maps_len && memcmp(maps, s->maps, len) == 0) {
+        gmr__free(maps);
+        return 0;
+    }
+    FILE *f = fmemopen(maps, len ? len : 1, "r");
+    if (!f) {
+        r = -errno;
+        gmr__free(maps);
+        return r;
+    }
+    dwfl_report_begin(s->dwfl);
+    int rr = dwfl_linux_proc_maps_report(s->dwfl, f);
+    fclose(f);
+    s->removed = false;
+    if (dwfl_report_end(s->dwfl, removed_module, s) != 0 || rr != 0) {
+        if (reterr_msg)
+            *reterr_msg = rr > 0 ? strerror(rr) : dwfl_errmsg(-1);
+        gmr__free(maps);
+        gmr__free(s->maps);
+        s->maps = NULL; /* report again next time */
+        return rr > 0 ? -rr : -EIO;
+    }
+    if (s->removed)
+        cache_clear(s); /* a removed module's addresses may now belong to another */
+    gmr__free(s->maps);
+    s->maps = maps;
+    s->maps_len = len;
+    return 0;
+}
+
+int gmr__sym_get(struct gmr__sym **ret, const char **reterr_msg)
+{
+    if (!session) {
+        struct gmr__sym *s = gmr__calloc(1, sizeof(*s));
+        if (!s)
+            return -ENOMEM;
+        s->pid = getpid();
+        s->cache = gmr__calloc(CACHE_BUCKETS, sizeof(*s->cache));
+        s->dwfl = dwfl_begin(&callbacks);
+        if (!s->cache || !s->dwfl) {
+            if (!s->dwfl && reterr_msg)
+                *reterr_msg = dwfl_errmsg(-1);
+            session_free(s);
+            return -ENOMEM;
+        }
+        session = s;
+        gmr__demangle_prime();
+    }
+    int r = refresh(session, reterr_msg);
+    if (r < 0)
+        return r;
+    *ret = session;
+    return 0;
+}
+
+Dwfl *gmr__sym_dwfl(struct gmr__sym *s)
+{
+    return s->dwfl;
+}
+
+void gmr__sym_free(void)
+{
+    gmr__sym_lock();
+    struct gmr__sym *s = session;
+    session = NULL;
+    if (s && s->pid == getpid())
+        session_free(s);
+    gmr__source_cache_clear();
+    gmr__sym_unlock();
+}
+
+/* ---- describing one address ---- */
+
+static int set_hex(json_t *obj, const char *key, uint64_t v)
+{
+    char buf[24];
+    snprintf(buf, sizeof(buf), "0x%" PRIx64, v);
+    return json_object_set_new(obj, key, json_string(buf));
+}
+
+/* Sets "function" from a possibly mangled name. */
+static int set_function(json_t *obj, const char *name)
+{
+    if (!name)
+        return 0;
+    char *plain = gmr__demangle(name);
+    int r = gmr__json_set_str(obj, "function", plain ? plain : name);
+    free(plain);
+    return r;
+}
+
+/* The name a function DIE (subprogram or inlined instance) is best shown by. */
+static const char *die_function_name(Dwarf_Die *die)
+{
+    Dwarf_Attribute a;
+    const char *n = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_linkage_name, &a));
+    if (!n)
+        n = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &a));
+    if (!n)
+        n = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_name, &a));
+    return n;
+}
+
+/* Joins a relative source path to the compilation directory; returns @file or @buf. */
+static const char *full_path(Dwarf_Die *cu, const char *file, char *buf, size_t size)
+{
+    if (!file || file[0] == '/' || !cu)
+        return file;
+    Dwarf_Attribute a;
+    const char *dir = dwarf_formstring(dwarf_attr(cu, DW_AT_comp_dir, &a));
+    if (!dir)
+        return file;
+    int n = snprintf(buf, size, "%s/%s", dir, file);
+    return n > 0 && (size_t)n < size ? buf : file;
+}
+
+/* Adds "file", "line" and, when the file is readable, "source". */
+static int set_location(json_t *obj, const char *file, int line)
+{
+    if (!file)
+        return 0;
+    if (gmr__json_set_str(obj, "file", file) < 0)
+        return -ENOMEM;
+    if (line > 0) {
+        if (json_object_set_new(obj, "line", json_integer(line)) < 0)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+static int set_module(json_t *obj, Dwfl_Module *mod, uint64_t pc)
+{
+    Dwarf_Addr start = 0;
+    const char *name = mod ? dwfl_module_info(mod, NULL, &start, NULL, NULL, NULL, NULL, NULL)
+                           : NULL;
+    if (!name)
+        return 0;
+    if (gmr__json_set_str(obj, "module", name) < 0 || set_hex(obj, "offset", pc - start) < 0)
+        return -ENOMEM;
+    return 0;
+}
+
+static int set_source(json_t *obj)
+{
+    const char *file = json_string_value(json_object_get(obj, "file"));
+    int line = (int)json_integer_value(json_object_get(obj, "line"));
+    if (!file || line <= 0)
+        return 0;
+    char *text = gmr__source_line(file, line);
+    if (!text)
+        return 0;
+    int r = gmr__json_set_str(obj, "source", text);
+    gmr__free(text);
+    return r;
+}
+
+/* Builds one frame object; @function may be NULL. */
+static json_t *frame_new(uint64_t pc, const char *function, const char *file, int line,
+                         Dwfl_Module *mod, bool inlined)
+{
+    json_t *f = json_object();
+    if (!f)
+        return NULL;
+    if (set_hex(f, "pc", pc) < 0 || set_function(f, function) < 0 ||
+        set_location(f, file, line) < 0 || set_module(f, mod, pc) < 0 ||
+        json_object_set_new(f, "inlined", json_boolean(inlined)) < 0 || set_source(f) < 0) {
+        json_decref(f);
+        return NULL;
+    }
+    return f;
+}
+
+static bool is_function_scope(Dwarf_Die *die)
+{
+    int tag = dwarf_tag(die);
+    return tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine ||
+           tag == DW_TAG_entry_point;
+}
+
+/* The call site of an inlined instance: its DW_AT_call_file name and DW_AT_call_line. */
+static const char *call_site(Dwarf_Die *cu, Dwarf_Die *inl, int *ret_line)
+{
+    Dwarf_Attribute a;
+    Dwarf_Word file_idx = 0, line = 0;
+    *ret_line = 0;
+    if (dwarf_formudata(dwarf_attr(inl, DW_AT_call_line, &a), &line) == 0)
+        *ret_line = (int)line;
+    Dwarf_Files *files;
+    size_t nfiles;
+    if (dwarf_formudata(dwarf_attr(inl, DW_AT_call_file, &a), &file_idx) != 0 ||
+        dwarf_getsrcfiles(cu, &files, &nfiles) != 0 || file_idx >= nfiles)
+        return NULL;
+    return dwarf_filesrc(files, file_idx, NULL, NULL);
+}
+
+/*
+ * Describes @pc: with DWARF, one frame per inlined call (innermost first) and one for the
+ * function holding them; without, one frame named from the ELF symbol table.
+ */
+static json_t *describe(struct gmr__sym *s, uint64_t pc, bool activation)
+{
+    uint64_t lookup = activation || pc == 0 ? pc : pc - 1;
+    json_t *frames = json_array();
+    if (!frames)
+        return NULL;
+    Dwfl_Module *mod = dwfl_addrmodule(s->dwfl, lookup);
+
+    Dwarf_Die *scopes = NULL;
+    int nscopes = 0;
+    Dwarf_Addr bias = 0;
+    Dwarf_Die *cu = mod ? dwfl_module_addrdie(mod, lookup, &bias) : NULL;
+    if (cu)
+        nscopes = dwarf_getscopes(cu, lookup - bias, &scopes);
+
+    const char *file = NULL;
+    int line = 0;
+    Dwfl_Line *l = mod ? dwfl_module_getsrc(mod, lookup) : NULL;
+    if (l)
+        file = dwfl_lineinfo(l, NULL, &line, NULL, NULL, NULL);
+    char pathbuf[4096];
+    file = full_path(cu, file, pathbuf, sizeof(pathbuf));
+
+    int nfunc = 0;
+    for (int i = 0; i < nscopes; i++)
+        nfunc += is_function_scope(&scopes[i]);
+
+    if (nfunc == 0) {
+        GElf_Off off;
+        GElf_Sym sym;
+        const char *name =
+            mod ? dwfl_module_addrinfo(mod, lookup, &off, &sym, NULL, NULL, NULL) : NULL;
+        json_t *f = frame_new(pc, name, file, line, mod, false);
+        if (!f || json_array_append_new(frames, f) < 0)
+            goto fail;
+    } else {
+        int seen = 0;
+        for (int i = 0; i < nscopes; i++) {
+            if (!is_function_scope(&scopes[i]))
+                continue;
+            seen++;
+            bool inlined = seen < nfunc && dwarf_tag(&scopes[i]) == DW_TAG_inlined_subroutine;
+            json_t *f = frame_new(pc, die_function_name(&scopes[i]), file, line, mod, inlined);
+            if (!f || json_array_append_new(frames, f) < 0)
+                goto fail;
+            /* The next (outer) function's line is this inlined instance's call site. */
+            if (dwarf_tag(&scopes[i]) == DW_TAG_inlined_subroutine) {
+                file = full_path(cu, call_site(cu, &scopes[i], &line), pathbuf, sizeof(pathbuf));
+            }
+        }
+    }
+    free(scopes);
+    return frames;
+fail:
+    free(scopes);
+    json_decref(frames);
+    return NULL;
+}
+
+json_t *gmr__sym_frames(struct gmr__sym *s, uint64_t pc, bool activation)
+{
+    uint64_t key = pc << 1 | (activation ? 1u : 0u);
+    size_t mask = CACHE_BUCKETS - 1;
+    size_t i = (size_t)((key * 0x9E3779B97F4A7C15ull) >> 20) & mask;
+    for (; s->cache[i].frames; i = (i + 1) & mask) {
+        if (s->cache[i].key == key)
+            return s->cache[i].frames;
+    }
+    json_t *frames = describe(s, pc, activation);
+    if (!frames)
+        return NULL;
+    if (s->cached >= GMR_SYM_CACHE_MAX) {
+        cache_clear(s);
+        i = (size_t)((key * 0x9E3779B97F4A7C15ull) >> 20) & mask;
+    }
+    s->cache[i].key = key;
+    s->cache[i].frames = frames;
+    s->cached++;
+    return frames;
+}
