@@ -19,6 +19,7 @@
 #define GMR_REGS_N        17
 #define GMR_REGS_SP_DWARF 7
 #define GMR_REGS_PC_DWARF 16
+#define GMR_REGS_FP_DWARF 6 /* rbp, when code keeps a frame pointer */
 
 static inline void gmr__regs_from_ucontext(uint64_t *r, uint64_t *sp, uint64_t *pc,
                                            const ucontext_t *uc)
@@ -51,6 +52,7 @@ static inline void gmr__regs_from_ucontext(uint64_t *r, uint64_t *sp, uint64_t *
 #define GMR_REGS_N        32
 #define GMR_REGS_SP_DWARF 31
 #define GMR_REGS_PC_DWARF -1
+#define GMR_REGS_FP_DWARF 29 /* x29 */
 
 static inline void gmr__regs_from_ucontext(uint64_t *r, uint64_t *sp, uint64_t *pc,
                                            const ucontext_t *uc)
@@ -74,7 +76,9 @@ struct gmr__regs {
     uint64_t r[GMR_REGS_N]; /* DWARF numbering; valid when @full */
     uint64_t sp;            /* stack pointer */
     uint64_t pc;            /* program counter: the interrupted instruction */
-    bool full;              /* false: only @sp and @pc are known */
+    bool full;              /* false: only @sp and @pc (and @fp when @have_fp) are known */
+    uint64_t fp;            /* frame pointer candidate, when !@full and @have_fp */
+    bool have_fp;
 };
 
 /*

@@ -43,6 +43,8 @@ _Static_assert(sizeof(void *) == 8, "tickets travel in si_value.sival_ptr: 64-bi
 #define QUIET_WINDOW (16 * 1024)
 /* How long the reporter waits for a handler that claimed a slot at the deadline to finish. */
 #define BUSY_GRACE_NS 20000000ull
+/* Frame pointer candidates tried for a quiet-path walk that stopped early. */
+#define MAX_FP_GUESSES 8
 
 /* What install set up; guarded by gmr__sym_lock(). */
 static struct {
@@ -357,6 +359,36 @@ static int set_syscall(json_t *obj, long nr)
     return set_str(obj, "syscall", buf);
 }
 
+/*
+ * Code built with frame pointers computes its CFA from the frame pointer register, which the
+ * quiet path does not know.  While a thread is blocked in a system call the register still
+ * holds the innermost such frame's base: a stack slot above SP holding the caller's frame
+ * pointer (higher up) next to a return address into a module.  Candidates are tried in stack
+ * order; one is accepted only when the walk then reaches the thread's first frame.
+ * Return: 0 (rp->res holds the best walk) or -errno from the unwinder.
+ */
+static int guess_frame_pointer(struct report *rp, int tid, struct gmr__regs *regs,
+                               const struct gmr__unwind_mem *mem)
+{
+    Dwfl *dwfl = gmr__sym_dwfl(rp->sym);
+    int tries = 0;
+    for (size_t off = 0; off + 16 <= mem->len && tries < MAX_FP_GUESSES; off += 8) {
+        uint64_t slot = mem->addr + off, link, ret;
+        memcpy(&link, mem->data + off, sizeof(link));
+        memcpy(&ret, mem->data + off + 8, sizeof(ret));
+        if (link <= slot || link - slot > QUIET_WINDOW * 64 || !dwfl_addrmodule(dwfl, ret))
+            continue;
+        tries++;
+        regs->fp = slot;
+        regs->have_fp = true;
+        int r = gmr__unwind(dwfl, tid, regs, mem, &rp->res);
+        if (r < 0 || rp->res.complete || rp->res.more_at_least)
+            return r;
+    }
+    regs->have_fp = false;
+    return gmr__unwind(dwfl, tid, regs, mem, &rp->res);
+}
+
 /* The quiet path for one thread; sends it to the signal path when it cannot be trusted. */
 static int capture_quiet(struct report *rp, struct work *w)
 {
@@ -368,7 +400,10 @@ static int capture_quiet(struct report *rp, struct work *w)
         snprintf(w->fallback, sizeof(w->fallback), "no unwinder for the quiet path");
         return 0;
     }
-    int r = gmr__unwind(gmr__sym_dwfl(rp->sym), w->tid, &regs, &mem, &rp->res);
+    Dwfl *dwfl = gmr__sym_dwfl(rp->sym);
+    int r = gmr__unwind(dwfl, w->tid, &regs, &mem, &rp->res);
+    if (r == 0 && !rp->res.complete && !rp->res.more_at_least)
+        r = guess_frame_pointer(rp, w->tid, &regs, &mem);
 
     char after[sizeof(w->sc_text)];
     uint64_t sched_after = 0;
@@ -408,9 +443,15 @@ static int queue_signal(int tid, int signo, uint64_t ticket)
     return 0;
 }
 
-/* Why a thread will not take the capture signal, or NULL when it will. */
-static const char *signal_obstacle(struct report *rp, int tid, int signo, char *buf, size_t size)
+/*
+ * Why a thread will not take the capture signal, or NULL when it will.  *@transient is set
+ * when the reason may pass: a thread blocks the signal while it runs the handler for an
+ * earlier capture, until the handler returns.
+ */
+static const char *signal_obstacle(struct report *rp, int tid, int signo, char *buf, size_t size,
+                                   bool *transient)
 {
+    *transient = false;
     char path[32], text[4096];
     snprintf(path, sizeof(path), "%d/status", tid);
     struct gmr__task_masks m;
@@ -427,6 +468,7 @@ static const char *signal_obstacle(struct report *rp, int tid, int signo, char *
     }
     if (m.blocked & bit) {
         snprintf(buf, size, "running, and it blocks the capture signal (%s)", name);
+        *transient = true;
         return buf;
     }
     return NULL;
@@ -492,8 +534,12 @@ static int signal_done(struct report *rp, struct work *w, struct gmr__slot *s)
     return add_frames(rp, w->obj, &rp->res);
 }
 
-/* The signal path for every thread in @todo, in batches of the free slots. */
-static int capture_signal(struct report *rp, struct work **todo, int n)
+/*
+ * The signal path for every thread in @todo, in batches of the free slots.  Threads that
+ * block the signal are looked at once more at the end (@final false), in case they were only
+ * finishing an earlier capture's handler.
+ */
+static int capture_signal(struct report *rp, struct work **todo, int n, bool final)
 {
     struct gmr__capture *c = inst.cap;
     char name[32], why[320];
@@ -530,6 +576,11 @@ static int capture_signal(struct report *rp, struct work **todo, int n)
     uint64_t seed = random_seed();
     uint64_t start = now_ns();
     uint64_t deadline = start + inst.timeout_ns;
+    struct work **deferred = final ? NULL : gmr__calloc((size_t)n + 1, sizeof(*deferred));
+    int ndeferred = 0;
+    if (!final && !deferred)
+        return -ENOMEM;
+    int ret = -ENOMEM;
     int next = 0;
     while (next < n) {
         int slots[GMR_CAPTURE_SLOTS];
@@ -540,10 +591,17 @@ static int capture_signal(struct report *rp, struct work **todo, int n)
             if (inst.stuck[i])
                 continue;
             struct work *w = todo[next++];
-            const char *obstacle = signal_obstacle(rp, w->tid, c->signo, why, sizeof(why));
+            bool transient;
+            const char *obstacle =
+                signal_obstacle(rp, w->tid, c->signo, why, sizeof(why), &transient);
+            if (obstacle && transient && !final) {
+                deferred[ndeferred++] = w;
+                i--;
+                continue;
+            }
             if (obstacle) {
                 if (unavailable(rp, w, obstacle) < 0)
-                    return -ENOMEM;
+                    goto out;
                 i--; /* the slot is still free */
                 continue;
             }
@@ -562,7 +620,7 @@ static int capture_signal(struct report *rp, struct work **todo, int n)
                     snprintf(why, sizeof(why), "the capture signal could not be sent: %s",
                              strerror(-r));
                 if (unavailable(rp, w, why) < 0)
-                    return -ENOMEM;
+                    goto out;
                 i--;
                 continue;
             }
@@ -575,7 +633,7 @@ static int capture_signal(struct report *rp, struct work **todo, int n)
             /* Every slot is stuck: give up on the rest. */
             for (; next < n; next++) {
                 if (unavailable(rp, todo[next], "no capture slot is free") < 0)
-                    return -ENOMEM;
+                    goto out;
             }
             break;
         }
@@ -607,8 +665,10 @@ static int capture_signal(struct report *rp, struct work **todo, int n)
             }
             if (done)
                 atomic_store(&s->claim, GMR_SLOT_IDLE);
-            if (r < 0)
-                return r;
+            if (r < 0) {
+                ret = r;
+                goto out;
+            }
         }
         if (now_ns() >= deadline) {
             for (; next < n; next++) {
@@ -616,11 +676,20 @@ static int capture_signal(struct report *rp, struct work **todo, int n)
                                            " ms) passed before its turn",
                          inst.timeout_ns / 1000000u);
                 if (unavailable(rp, todo[next], why) < 0)
-                    return -ENOMEM;
+                    goto out;
             }
         }
     }
-    return 0;
+    ret = 0;
+    if (ndeferred > 0) {
+        /* Give a handler that was returning a moment to finish, then look again. */
+        struct timespec ts = {0, 2000000};
+        nanosleep(&ts, NULL);
+        ret = capture_signal(rp, deferred, ndeferred, true);
+    }
+out:
+    gmr__free(deferred);
+    return ret;
 }
 
 static int fill(json_t *section, int self_tid, bool group, struct report *rp)
@@ -688,7 +757,7 @@ static int fill(json_t *section, int self_tid, bool group, struct report *rp)
         if (work[i].path == PATH_SIGNAL)
             todo[ntodo++] = &work[i];
     }
-    r = capture_signal(rp, todo, ntodo);
+    r = capture_signal(rp, todo, ntodo, false);
     if (r < 0)
         goto out;
 

@@ -7,7 +7,9 @@
  */
 #include "config.h"
 
+#include <elfutils/libdw.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -100,8 +102,10 @@ static bool set_initial_registers(Dwfl_Thread *thread, void *thread_arg)
          * recovered from the stack as frames restore them; a frame that needs a register
          * nobody saved stops the walk, which the caller treats as incomplete.
          */
-        Dwarf_Word sp = r->sp;
+        Dwarf_Word sp = r->sp, fp = r->fp;
         if (!dwfl_thread_state_registers(thread, GMR_REGS_SP_DWARF, 1, &sp))
+            return false;
+        if (r->have_fp && !dwfl_thread_state_registers(thread, GMR_REGS_FP_DWARF, 1, &fp))
             return false;
     }
     dwfl_thread_state_register_pc(thread, r->pc);
@@ -119,6 +123,7 @@ struct walk {
     struct gmr__unwind_result *res;
     long total;
     uint64_t last_pc, last_sp;
+    bool last_activation;
     bool looped;
 };
 
@@ -139,6 +144,7 @@ static int frame_cb(Dwfl_Frame *state, void *arg)
     }
     w->last_pc = pc;
     w->last_sp = have_sp ? sp : 0;
+    w->last_activation = activation;
 
     struct gmr__unwind_result *res = w->res;
     if (res->n < GMR_MAX_FRAMES) {
@@ -154,6 +160,35 @@ static int frame_cb(Dwfl_Frame *state, void *arg)
         return DWARF_CB_ABORT;
     }
     return DWARF_CB_OK;
+}
+
+/*
+ * True when the CFI at @pc says its caller's return address is undefined: the frame is the
+ * first of its thread (glibc's clone3 and _start say so).  A walk that ends anywhere else
+ * ended because a register it needed was unknown, which libdw does not report as an error.
+ */
+static bool is_outermost(Dwfl *dwfl, uint64_t pc, bool activation)
+{
+    Dwarf_Addr lookup = activation || pc == 0 ? pc : pc - 1;
+    Dwfl_Module *mod = dwfl_addrmodule(dwfl, lookup);
+    if (!mod)
+        return false;
+    for (int k = 0; k < 2; k++) {
+        Dwarf_Addr bias;
+        Dwarf_CFI *cfi = k == 0 ? dwfl_module_eh_cfi(mod, &bias) : dwfl_module_dwarf_cfi(mod, &bias);
+        Dwarf_Frame *frame;
+        if (!cfi || dwarf_cfi_addrframe(cfi, lookup - bias, &frame) != 0)
+            continue;
+        int ra = dwarf_frame_info(frame, NULL, NULL, NULL);
+        Dwarf_Op ops_mem[3], *ops = NULL;
+        size_t nops = 1;
+        bool undefined = ra >= 0 && dwarf_frame_register(frame, ra, ops_mem, &ops, &nops) == 0 &&
+                         nops == 0 && ops == ops_mem;
+        free(frame);
+        if (ra >= 0)
+            return undefined;
+    }
+    return false;
 }
 
 int gmr__unwind(Dwfl *dwfl, int tid, const struct gmr__regs *regs,
@@ -178,8 +213,11 @@ int gmr__unwind(Dwfl *dwfl, int tid, const struct gmr__regs *regs,
 
     struct walk w = {.res = res};
     int r = dwfl_getthread_frames(dwfl, tid, frame_cb, &w);
-    if (r == 0) {
+    if (r == 0 && w.total > 0 && is_outermost(dwfl, w.last_pc, w.last_activation)) {
         res->complete = true;
+    } else if (r == 0) {
+        snprintf(res->error, sizeof(res->error),
+                 "the walk ended before the thread's first frame (a register it needed is unknown)");
     } else if (w.looped) {
         snprintf(res->error, sizeof(res->error), "the stack repeats the same frame");
     } else if (r < 0 && !res->error[0]) {

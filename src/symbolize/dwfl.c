@@ -320,6 +320,13 @@ static const char *die_function_name(Dwarf_Die *die)
     return n;
 }
 
+static bool has_linkage_name(Dwarf_Die *die)
+{
+    Dwarf_Attribute a;
+    return dwarf_attr_integrate(die, DW_AT_linkage_name, &a) ||
+           dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &a);
+}
+
 /* Joins a relative source path to the compilation directory; returns @file or @buf. */
 static const char *full_path(Dwarf_Die *cu, const char *file, char *buf, size_t size)
 {
@@ -428,8 +435,19 @@ static json_t *describe(struct gmr__sym *s, uint64_t pc, bool activation)
     int nscopes = 0;
     Dwarf_Addr bias = 0;
     Dwarf_Die *cu = mod ? dwfl_module_addrdie(mod, lookup, &bias) : NULL;
-    if (cu)
-        nscopes = dwarf_getscopes(cu, lookup - bias, &scopes);
+    if (cu && dwarf_getscopes(cu, lookup - bias, &scopes) > 0) {
+        /*
+         * dwarf_getscopes() continues an inlined scope with its abstract definition's
+         * containers; the concrete chain (inlined calls, then the function that holds them)
+         * comes from the innermost scope's DIE.
+         */
+        Dwarf_Die innermost = scopes[0];
+        free(scopes);
+        scopes = NULL;
+        nscopes = dwarf_getscopes_die(&innermost, &scopes);
+        if (nscopes < 0)
+            nscopes = 0;
+    }
 
     const char *file = NULL;
     int line = 0;
@@ -458,7 +476,19 @@ static json_t *describe(struct gmr__sym *s, uint64_t pc, bool activation)
                 continue;
             seen++;
             bool inlined = seen < nfunc && dwarf_tag(&scopes[i]) == DW_TAG_inlined_subroutine;
-            json_t *f = frame_new(pc, die_function_name(&scopes[i]), file, line, mod, inlined);
+            const char *name = die_function_name(&scopes[i]);
+            if (seen == nfunc && !has_linkage_name(&scopes[i])) {
+                /*
+                 * The out-of-line function: without a linkage name in DWARF (lambdas, some
+                 * clones), a mangled ELF symbol says more than the bare DW_AT_name.
+                 */
+                GElf_Off off;
+                GElf_Sym sym;
+                const char *elf = dwfl_module_addrinfo(mod, lookup, &off, &sym, NULL, NULL, NULL);
+                if (elf && strncmp(elf, "_Z", 2) == 0 && !strchr(elf, '.'))
+                    name = elf;
+            }
+            json_t *f = frame_new(pc, name, file, line, mod, inlined);
             if (!f || json_array_append_new(frames, f) < 0)
                 goto fail;
             /* The next (outer) function's line is this inlined instance's call site. */

@@ -13,10 +13,15 @@
  *   churn on|off     -> start/stop a thread that creates and joins short-lived threads
  *   ping             -> "PONG"
  * and exits when stdin closes.  Options: --json (triggered reports as JSON), --no-setup,
- * --group (group identical stacks), --capture-signal N, --no-blocker, --no-spinner.
+ * --group (group identical stacks), --capture-signal N, --occupy (install an application
+ * handler on the capture signal first), --no-blocker, --no-spinner, --twins N (N more
+ * threads named "twin" with the reader's stack), --deep N (a thread blocked at the bottom of
+ * an N-call recursion: deep_recurse), --dumper (a thread blocked in a callback called by
+ * libjansson, a library without debug information: dumper_1..3).
  * Prints "READY" when every thread is parked.
  */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -144,6 +149,60 @@ static NOINLINE int blocker_3(int x) { int r = blocker_4(x + 1); sink += (unsign
 static NOINLINE int blocker_2(int x) { int r = blocker_3(x + 1); sink += (unsigned)r; return r + 1; }
 static NOINLINE int blocker_1(int x) { int r = blocker_2(x + 1); sink += (unsigned)r; return r + 1; }
 
+/* ---- deep: blocked under a long recursion ---- */
+static int deep_depth;
+
+static NOINLINE int deep_recurse(int n)
+{
+    if (n <= 0) {
+        atomic_fetch_add(&parked, 1);
+        char c;
+        return (int)read(quiet_pipe[0], &c, 1);
+    }
+    int r = deep_recurse(n - 1);
+    sink += (unsigned)r;
+    return r + 1;
+}
+
+static int deep_entry(int x)
+{
+    (void)x;
+    return deep_recurse(deep_depth);
+}
+
+/* ---- dumper: blocked inside a callback of libjansson (loaded with dlopen) ---- */
+static NOINLINE int dump_cb(const char *buf, size_t size, void *data)
+{
+    (void)buf, (void)size, (void)data;
+    atomic_fetch_add(&parked, 1);
+    char c;
+    ssize_t n = read(quiet_pipe[0], &c, 1);
+    return n < 0 ? -1 : 0;
+}
+
+static NOINLINE int dumper_3(int x)
+{
+    void *lib = dlopen("libjansson.so.4", RTLD_NOW | RTLD_LOCAL);
+    void *(*mk)(const char *) = lib ? (void *(*)(const char *))dlsym(lib, "json_string") : NULL;
+    int (*dump)(void *, int (*)(const char *, size_t, void *), void *, size_t) =
+        lib ? (int (*)(void *, int (*)(const char *, size_t, void *), void *, size_t))dlsym(
+                  lib, "json_dump_callback")
+            : NULL;
+    int r = mk && dump ? dump(mk("blocked"), dump_cb, NULL, 0x200 /* JSON_ENCODE_ANY */) : -1;
+    if (r < 0) {
+        fprintf(stderr, "victim: json_dump_callback failed\n");
+        atomic_fetch_add(&parked, 1);
+    }
+    return r + x;
+}
+static NOINLINE int dumper_2(int x) { int r = dumper_3(x + 1); sink += (unsigned)r; return r + 1; }
+static NOINLINE int dumper_1(int x) { int r = dumper_2(x + 1); sink += (unsigned)r; return r + 1; }
+
+static void on_signal(int signo)
+{
+    (void)signo;
+}
+
 struct role {
     const char *name;
     int (*entry)(int);
@@ -183,7 +242,8 @@ static void *churner(void *arg)
 int main(int argc, char **argv)
 {
     bool json = false, setup = true, group = false, blocker = true, spinner = true;
-    int capture_signo = 0;
+    bool occupy = false, dumper = false;
+    int capture_signo = 0, twins = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0)
             json = true;
@@ -197,6 +257,14 @@ int main(int argc, char **argv)
             spinner = false;
         else if (strcmp(argv[i], "--capture-signal") == 0 && i + 1 < argc)
             capture_signo = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--occupy") == 0)
+            occupy = true;
+        else if (strcmp(argv[i], "--twins") == 0 && i + 1 < argc)
+            twins = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--deep") == 0 && i + 1 < argc)
+            deep_depth = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--dumper") == 0)
+            dumper = true;
     }
     if (pipe(quiet_pipe) < 0)
         return 1;
@@ -206,6 +274,8 @@ int main(int argc, char **argv)
         gmr_set_group_threads(true);
     if (capture_signo)
         gmr_set_capture_signal(capture_signo);
+    if (occupy && capture_signo)
+        signal(capture_signo, on_signal);
     if (setup) {
         int r = gmr_setup_autorun(NULL, NULL, "victim-threads");
         printf("SETUP %d\n", r);
@@ -216,8 +286,17 @@ int main(int argc, char **argv)
         {"sleeper", sleeper_1}, {"reader", reader_1},   {"poller", poller_1},
         {"waiter", waiter_1},   {"spinner", spinner_1}, {"blocker", blocker_1},
     };
-    pthread_t threads[6];
+    static const struct role twin = {"twin", reader_1};
+    static const struct role deep = {"deep", deep_entry};
+    static const struct role dump = {"dumper", dumper_1};
+    pthread_t threads[64];
     int started = 0;
+    for (int i = 0; i < twins && i < 32; i++)
+        pthread_create(&threads[started++], NULL, run_role, (void *)&twin);
+    if (deep_depth > 0)
+        pthread_create(&threads[started++], NULL, run_role, (void *)&deep);
+    if (dumper)
+        pthread_create(&threads[started++], NULL, run_role, (void *)&dump);
     for (size_t i = 0; i < sizeof(roles) / sizeof(roles[0]); i++) {
         if ((!blocker && strcmp(roles[i].name, "blocker") == 0) ||
             (!spinner && strcmp(roles[i].name, "spinner") == 0))
