@@ -78,5 +78,6 @@ void gmr__text_scalar(struct gmr__buf *out, const json_t *value, int indent);
 void gmr__text_threads(struct gmr__buf *out, const json_t *section);
 void gmr__text_configuration(struct gmr__buf *out, const json_t *section);
 void gmr__text_processes(struct gmr__buf *out, const json_t *section);
+void gmr__text_diag(struct gmr__buf *out, const json_t *section);
 
 #endif /* GMR_RENDER_RENDER_H */

@@ -184,6 +184,10 @@ static const struct section_view views[] = {
     {"threads", gmr__text_threads},
     {"configuration", gmr__text_configuration},
     {"processes", gmr__text_processes},
+    {"environment", gmr__text_diag},
+    {"limits", gmr__text_diag},
+    {"open_files", gmr__text_diag},
+    {"shared_objects", gmr__text_diag},
 };
 
 static void text_section(struct gmr__buf *out, const json_t *section)
