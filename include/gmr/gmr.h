@@ -218,6 +218,32 @@ GMR_EXPORT int gmr_set_capture_timeout_ns(uint64_t timeout_ns);
  */
 GMR_EXPORT int gmr_set_section_timeout_ns(uint64_t timeout_ns);
 
+/* The built-in sections after Package, as flags for gmr_set_builtin_sections(). */
+enum gmr_builtin_section {
+    GMR_SECTION_THREADS = 1u << 0,        /* every thread's stack */
+    GMR_SECTION_GREEN_THREADS = 1u << 1,  /* registered coroutines */
+    GMR_SECTION_PROCESSES = 1u << 2,      /* this process and its children */
+    GMR_SECTION_CONFIGURATION = 1u << 3,  /* the configuration object, secrets masked */
+    GMR_SECTION_ENVIRONMENT = 1u << 4,    /* environment variables, secrets masked */
+    GMR_SECTION_RESOURCES = 1u << 5,      /* CPU, memory and malloc use */
+    GMR_SECTION_LIMITS = 1u << 6,         /* resource limits */
+    GMR_SECTION_OPEN_FILES = 1u << 7,     /* file descriptors, sockets with addresses */
+    GMR_SECTION_SHARED_OBJECTS = 1u << 8, /* loaded objects with build-ids */
+    GMR_SECTION_SYSTEM = 1u << 9,         /* kernel, CPUs, load, memory of the machine */
+};
+#define GMR_SECTIONS_ALL 0x3ffu
+
+/*
+ * gmr_set_builtin_sections() - which built-in sections reports contain (all by default).
+ * @sections: GMR_SECTION_* flags ORed together; Package and the header are always written
+ *
+ * Example: gmr_set_builtin_sections(GMR_SECTIONS_ALL & ~GMR_SECTION_ENVIRONMENT).
+ *
+ * Return: 0; -EINVAL (unknown flag); -EBUSY (already set up).
+ * Context: caller context.  Since: 0.1.
+ */
+GMR_EXPORT int gmr_set_builtin_sections(unsigned sections);
+
 /*
  * gmr_set_group_threads() - in the text view, show threads with identical stacks once, with
  * the list of their thread ids (false by default).  JSON always lists every thread.

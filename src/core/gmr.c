@@ -36,6 +36,7 @@ struct gmr__state gmr__state = {
             .file_interval_s = 1,
             .capture_timeout_ns = DEFAULT_CAPTURE_TIMEOUT_NS,
             .section_timeout_ns = DEFAULT_SECTION_TIMEOUT_NS,
+            .builtin_sections = GMR_SECTIONS_ALL,
         },
 };
 
@@ -151,6 +152,13 @@ int gmr_set_section_timeout_ns(uint64_t timeout_ns)
 {
     GMR_RETURN_IF(timeout_ns == 0 || timeout_ns > MAX_SECTION_TIMEOUT_NS, -EINVAL);
     WITH_SETTINGS(gmr__state.settings.section_timeout_ns = timeout_ns);
+    return 0;
+}
+
+int gmr_set_builtin_sections(unsigned sections)
+{
+    GMR_RETURN_IF(sections & ~GMR_SECTIONS_ALL, -EINVAL);
+    WITH_SETTINGS(gmr__state.settings.builtin_sections = sections);
     return 0;
 }
 
@@ -318,6 +326,9 @@ int gmr_setup_autorun(const struct gmr_version *version, gmr_conf *conf, const c
     r = settings_copy(&gmr__state.run, &gmr__state.settings);
     if (r < 0)
         goto out;
+    r = gmr__settings_from_conf(&gmr__state.run, conf);
+    if (r < 0)
+        goto fail;
     gmr__state.conf = conf;
     if (version) {
         if ((version->vendor && !(gmr__state.vendor = gmr__strdup(version->vendor))) ||

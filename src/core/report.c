@@ -15,6 +15,7 @@
 #include "output/logdir.h"
 #include "output/sink.h"
 #include "render/render.h"
+#include "sections/diag.h"
 #include "sections/sections.h"
 #include "util/alloc.h"
 #include "util/buf.h"
@@ -75,14 +76,69 @@ out:
     return r;
 }
 
-/* Adds a typed built-in section; a failure becomes the section's error entry. */
-static int builtin_section(json_t *report, const char *title, const char *type,
-                           int (*fill)(json_t *section, void *arg), void *arg)
+/* What the built-in sections' fillers may need. */
+struct build_ctx {
+    const struct gmr__settings *settings;
+    gmr_conf *conf; /* borrowed; NULL when the application gave none */
+};
+
+static int fill_threads(json_t *sec, const struct build_ctx *c)
 {
-    json_t *sec = gmr__model_section(report, title, type);
+    int self = (int)syscall(SYS_gettid);
+    return gmr__threads_section(sec, self, c->settings->group_threads);
+}
+
+static int fill_processes(json_t *sec, const struct build_ctx *c)
+{
+    (void)c;
+    return gmr__section_processes(sec);
+}
+
+static int fill_configuration(json_t *sec, const struct build_ctx *c)
+{
+    return gmr__conf_section(sec, c->conf);
+}
+
+/* Adapts the diagnostics fillers, which need no context. */
+#define DIAG_FILLER(name)                                                                          \
+    static int fill_##name(json_t *sec, const struct build_ctx *c)                                 \
+    {                                                                                              \
+        (void)c;                                                                                   \
+        return gmr__section_##name(sec);                                                           \
+    }
+DIAG_FILLER(environment)
+DIAG_FILLER(resources)
+DIAG_FILLER(limits)
+DIAG_FILLER(open_files)
+DIAG_FILLER(shared_objects)
+DIAG_FILLER(system)
+
+/* The built-in sections after Package, in report order. */
+static const struct builtin {
+    unsigned flag;     /* GMR_SECTION_*: gmr_set_builtin_sections() turns it off */
+    const char *title;
+    const char *type;  /* the view that renders it */
+    bool needs_conf;   /* only when the application gave a configuration object */
+    int (*fill)(json_t *section, const struct build_ctx *c);
+} builtins[] = {
+    {GMR_SECTION_THREADS, "Threads", "threads", false, fill_threads},
+    {GMR_SECTION_PROCESSES, "Processes", "processes", false, fill_processes},
+    {GMR_SECTION_CONFIGURATION, "Configuration", "configuration", true, fill_configuration},
+    {GMR_SECTION_ENVIRONMENT, "Environment", "environment", false, fill_environment},
+    {GMR_SECTION_RESOURCES, "Resources", "kv", false, fill_resources},
+    {GMR_SECTION_LIMITS, "Limits", "limits", false, fill_limits},
+    {GMR_SECTION_OPEN_FILES, "Open Files", "open_files", false, fill_open_files},
+    {GMR_SECTION_SHARED_OBJECTS, "Shared Objects", "shared_objects", false, fill_shared_objects},
+    {GMR_SECTION_SYSTEM, "System", "kv", false, fill_system},
+};
+
+/* Adds a built-in section; a failure other than ENOMEM becomes the section's error entry. */
+static int builtin_section(json_t *report, const struct builtin *b, const struct build_ctx *c)
+{
+    json_t *sec = gmr__model_section(report, b->title, b->type);
     if (!sec)
         return -ENOMEM;
-    int r = fill(sec, arg);
+    int r = b->fill(sec, c);
     if (r == -ENOMEM)
         return r;
     if (r < 0) {
@@ -91,24 +147,6 @@ static int builtin_section(json_t *report, const char *title, const char *type,
         return gmr__model_section_error(sec, msg);
     }
     return 0;
-}
-
-static int fill_threads(json_t *sec, void *arg)
-{
-    const struct gmr__settings *s = arg;
-    int self = (int)syscall(SYS_gettid);
-    return gmr__threads_section(sec, self, s->group_threads);
-}
-
-static int fill_processes(json_t *sec, void *arg)
-{
-    (void)arg;
-    return gmr__section_processes(sec);
-}
-
-static int fill_configuration(json_t *sec, void *arg)
-{
-    return gmr__conf_section(sec, arg);
 }
 
 /* Builds the whole model.  Context: reporter thread or caller; gmr__report_lock held. */
@@ -138,14 +176,12 @@ static int build(json_t **ret, const char *trigger)
     if (r < 0)
         goto out;
 
-    r = builtin_section(report, "Threads", "threads", fill_threads, &settings);
-    if (r < 0)
-        goto out;
-    r = builtin_section(report, "Processes", "processes", fill_processes, NULL);
-    if (r < 0)
-        goto out;
-    if (conf) {
-        r = builtin_section(report, "Configuration", "configuration", fill_configuration, conf);
+    struct build_ctx ctx = {.settings = &settings, .conf = conf};
+    for (size_t i = 0; i < GMR_ELEMENTSOF(builtins); i++) {
+        const struct builtin *b = &builtins[i];
+        if (!(settings.builtin_sections & b->flag) || (b->needs_conf && !conf))
+            continue;
+        r = builtin_section(report, b, &ctx);
         if (r < 0)
             goto out;
     }

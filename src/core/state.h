@@ -38,6 +38,7 @@ struct gmr__settings {
     uint64_t capture_timeout_ns; /* deadline for running threads' snapshots */
     bool group_threads;          /* text view groups identical stacks */
     uint64_t section_timeout_ns; /* deadline of each application section */
+    unsigned builtin_sections;   /* GMR_SECTION_* flags of the built-in sections shown */
 };
 
 struct gmr__state {
