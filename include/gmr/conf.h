@@ -99,8 +99,9 @@ GMR_EXPORT void gmr_conf_free(gmr_conf *conf);
  *
  * The message has the form "FILE:LINE: option 'NAME': what is wrong" ("NAME" is the option's
  * name in the DEFAULT group and "GROUP.NAME" elsewhere), "command line: option 'NAME': ..."
- * for a bad argument, or "FILE: ..." for a file that cannot be read.  Failures that carry no
- * more detail than their errno (-ENOMEM, a NULL argument) leave it unchanged.
+ * for a bad argument, "FILE: ..." for a file that cannot be read, "option 'NAME': ..." for a
+ * refused registration.  Failures that carry no more detail than their errno (-ENOMEM, a NULL
+ * argument) leave it unchanged.
  *
  * Return: the message, borrowed, valid until the next failing call on @conf; "" when nothing
  *         failed yet or @conf is NULL.

@@ -61,7 +61,6 @@ void gmr__conf_unlock(const gmr_conf *conf)
 
 const char *gmr_conf_last_error(const gmr_conf *conf)
 {
-    /* The message lives in the object; reading it under the lock avoids a torn read. */
     return conf ? conf->error : "";
 }
 
@@ -575,23 +574,25 @@ static int register_specs(gmr_conf *conf, const struct spec *specs, size_t n)
         const char *group = gmr__conf_group(sp->group);
         if ((r = spec_check(conf, sp)) < 0)
             goto out;
+        bool taken = false;
         for (size_t j = 0; j < i; j++) {
-            if (strcmp(pend[j].fresh->name, sp->name) == 0 &&
-                strcmp(pend[j].fresh->group, group) == 0) {
-                r = -EEXIST;
-                goto out;
-            }
+            taken = taken || (strcmp(pend[j].fresh->name, sp->name) == 0 &&
+                              strcmp(pend[j].fresh->group, group) == 0);
         }
         for (size_t k = 0; k < conf->n_opts; k++) {
             struct gmr__conf_opt *o = conf->opts[k];
             if (strcmp(o->name, sp->name) == 0 && strcmp(o->group, group) == 0) {
-                if (o->type != GMR__OPT_UNREGISTERED) {
-                    r = -EEXIST;
-                    goto out;
-                }
+                taken = taken || o->type != GMR__OPT_UNREGISTERED;
                 pend[i].old = o;
                 pend[i].index = k;
             }
+        }
+        if (taken) {
+            char label[128];
+            gmr__conf_label_of(group, sp->name, label, sizeof(label));
+            gmr__conf_error(conf, "option '%s': already registered", label);
+            r = -EEXIST;
+            goto out;
         }
         if ((r = opt_from_spec(sp, &pend[i].fresh)) < 0)
             goto out;
@@ -856,15 +857,18 @@ bool gmr_conf_is_set(const gmr_conf *conf, const char *group, const char *name)
 
 static int set_override(gmr_conf *conf, const char *group, const char *name, const char *value)
 {
+    char why[384], label[128];
     struct gmr__conf_opt *opt = gmr__conf_find(conf, gmr__conf_group(group), name);
-    if (!opt || opt->type == GMR__OPT_UNREGISTERED)
+    if (!opt || opt->type == GMR__OPT_UNREGISTERED) {
+        gmr__conf_label_of(gmr__conf_group(group), name, label, sizeof(label));
+        gmr__conf_error(conf, SOURCE_OVERRIDE ": option '%s': not registered", label);
         return -ENOENT;
+    }
     struct gmr__conf_layer *slot = &opt->layer[GMR__LAYER_OVERRIDE];
     if (!value) {
         gmr__conf_layer_done(slot);
         return 0;
     }
-    char why[384], label[128];
     gmr__conf_label(opt, label, sizeof(label));
     if (strlen(value) > GMR_CONF_MAX_VALUE) {
         gmr__conf_error(conf, SOURCE_OVERRIDE ": option '%s': value longer than %d bytes", label,

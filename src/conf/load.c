@@ -400,13 +400,27 @@ int gmr__conf_stage_file(struct gmr__conf_stage *st, const char *path)
         r = -EFBIG;
         goto out;
     }
-    /* Read one byte more than the limit to notice a file that grew since fstat(). */
-    if (!(data = gmr__malloc(GMR_CONF_MAX_TEXT + 1))) {
+    /*
+     * Sized by fstat(), plus one byte to notice a file that grew since; it may grow up to one
+     * byte past the limit, which the parser then refuses.
+     */
+    size_t cap = (size_t)sb.st_size + 1;
+    if (!(data = gmr__malloc(cap))) {
         r = -ENOMEM;
         goto out;
     }
     while (len <= GMR_CONF_MAX_TEXT) {
-        ssize_t n = read(fd, data + len, GMR_CONF_MAX_TEXT + 1 - len);
+        if (len == cap) {
+            size_t grow = GMR_MIN(2 * cap, (size_t)GMR_CONF_MAX_TEXT + 1);
+            char *p = gmr__realloc(data, grow);
+            if (!p) {
+                r = -ENOMEM;
+                goto out;
+            }
+            data = p;
+            cap = grow;
+        }
+        ssize_t n = read(fd, data + len, cap - len);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {

@@ -237,6 +237,7 @@ static void test_conf_register_rejects_duplicates_and_bad_arguments(void **state
     gmr_conf *c = sample_conf();
 
     assert_int_equal(gmr_conf_register_str(c, NULL, "motd", NULL, NULL, 0), -EEXIST);
+    assert_string_equal(gmr_conf_last_error(c), "option 'motd': already registered");
     assert_int_equal(gmr_conf_register_int(c, "DEFAULT", "motd", 0, 0, 1, NULL, 0), -EEXIST);
     assert_int_equal(gmr_conf_register_str(c, "other", "motd", NULL, NULL, 0), 0);
 
@@ -782,6 +783,7 @@ static void test_conf_set_override_wins_over_everything(void **state)
     assert_int_equal(gmr_conf_set_override(c, NULL, "workers", NULL), 0);
     assert_int_equal(get_int(c, NULL, "workers"), 3);
     assert_int_equal(gmr_conf_set_override(c, NULL, "nope", "1"), -ENOENT);
+    assert_string_equal(gmr_conf_last_error(c), "override: option 'nope': not registered");
     assert_int_equal(gmr_conf_set_override(c, NULL, NULL, "1"), -EINVAL);
     gmr_conf_free(c);
 }
