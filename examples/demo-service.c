@@ -3,7 +3,11 @@
  * "requests" from a queue; a "Request Stats" section reports what they did.  Send it SIGUSR2
  * (kill -USR2 PID) for a Guru Meditation Report on stderr; SIGTERM or SIGINT stops it.
  *
- * Usage: demo-service [--workers N]
+ * Usage: demo-service [--config-file PATH]... [--config-dir DIR] [--OPTION=VALUE]...
+ *
+ * Its configuration object works like an OpenStack service's: options registered in code,
+ * values from INI files and the command line, libgmr's [oslo_reports] options among them
+ * (log_dir, file_event_handler, ...).  See examples/demo-service.conf.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -100,26 +104,49 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* The service's own options, as a Nova service registers its own. */
+static int register_options(gmr_conf *conf)
+{
+    int r = 0;
+    r = r < 0 ? r : gmr_conf_register_int(conf, NULL, "workers", 4, 1, MAX_WORKERS,
+                                          "Number of worker threads", 0);
+    r = r < 0 ? r : gmr_conf_register_str(conf, NULL, "host", "localhost",
+                                          "Name of this node", 0);
+    r = r < 0 ? r : gmr_conf_register_bool(conf, NULL, "debug", false,
+                                           "Log debug messages", 0);
+    r = r < 0 ? r : gmr_conf_register_str(conf, "database", "connection", NULL,
+                                          "Database URL; its password is never shown", 0);
+    r = r < 0 ? r : gmr_conf_register_int(conf, "database", "max_pool_size", 5, 1, 100,
+                                          "Database connections per worker", 0);
+    r = r < 0 ? r : gmr_conf_register_str(conf, "keystone_authtoken", "username", NULL,
+                                          "Service user", 0);
+    r = r < 0 ? r : gmr_conf_register_str(conf, "keystone_authtoken", "password", NULL,
+                                          "Service user's password", GMR_OPT_SECRET);
+    static const char *const backends[] = {"memory", NULL};
+    r = r < 0 ? r : gmr_conf_register_list(conf, "cache", "backends", backends,
+                                           "Cache backends, in order", 0);
+    return r < 0 ? r : gmr_opts_set_defaults(conf); /* [oslo_reports] */
+}
+
 int main(int argc, char **argv)
 {
-    int n_workers = 4;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--workers") == 0 && i + 1 < argc) {
-            n_workers = atoi(argv[++i]);
-        } else {
-            fprintf(stderr, "usage: %s [--workers N]\n", argv[0]);
-            return 64;
-        }
+    gmr_conf *conf = gmr_conf_new();
+    if (!conf || register_options(conf) < 0) {
+        fprintf(stderr, "demo-service: cannot set up the configuration\n");
+        return 1;
     }
-    if (n_workers < 1 || n_workers > MAX_WORKERS) {
-        fprintf(stderr, "demo-service: --workers must be 1..%d\n", MAX_WORKERS);
+    if (gmr_conf_parse_args(conf, argc, argv) < 0) {
+        fprintf(stderr, "demo-service: %s\n", gmr_conf_last_error(conf));
+        gmr_conf_free(conf);
         return 64;
     }
+    int64_t n_workers;
+    gmr_conf_get_int(conf, NULL, "workers", &n_workers);
 
     /* GMR support: the version, our own section, then setup before the main loop. */
     static const struct gmr_version version = {"libgmr", "demo-service", "1.0.0"};
     gmr_register_section("Request Stats", request_stats, &svc);
-    int r = gmr_setup_autorun(&version, NULL, "demo-service");
+    int r = gmr_setup_autorun(&version, conf, "demo-service");
     if (r < 0)
         fprintf(stderr, "demo-service: no Guru Meditation Reports: %s\n", strerror(-r));
 
@@ -130,14 +157,14 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
 
     clock_gettime(CLOCK_MONOTONIC, &svc.started);
-    svc.n_workers = n_workers;
+    svc.n_workers = (int)n_workers;
     for (int i = 0; i < n_workers; i++) {
         svc.workers[i].id = i + 1;
         pthread_create(&svc.workers[i].thread, NULL, worker_main, &svc.workers[i]);
     }
 
     printf("demo-service: pid %d, %d workers; kill -USR2 %d for a report\n", (int)getpid(),
-           n_workers, (int)getpid());
+           svc.n_workers, (int)getpid());
     fflush(stdout);
 
     /* The main loop: accept a request every few milliseconds. */
@@ -152,6 +179,7 @@ int main(int argc, char **argv)
     }
 
     gmr_shutdown();
+    gmr_conf_free(conf);
     printf("demo-service: stopped after %lu requests\n", atomic_load(&svc.handled));
     return 0;
 }

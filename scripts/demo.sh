@@ -2,14 +2,17 @@
 # Starts the demo service, sends it SIGUSR2, prints the Guru Meditation Report it writes on
 # stderr, and stops it.
 set -eu
-build=${1:-build}
+build=$(cd "${1:-build}" && pwd)
+cd "$(dirname "$0")/.."
 bin="$build/examples/demo-service"
 [ -x "$bin" ] || { echo "demo: $bin is missing; run 'make demo'" >&2; exit 1; }
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-"$bin" >"$tmp/out" 2>"$tmp/err" &
+conf=examples/demo-service.conf
+echo "\$ demo-service --config-file $conf"
+"$bin" --config-file "$conf" >"$tmp/out" 2>"$tmp/err" &
 pid=$!
 
 wait_for() { # wait_for FILE PATTERN SECONDS
