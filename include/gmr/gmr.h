@@ -397,6 +397,62 @@ GMR_EXPORT int gmr_writer_begin_list(gmr_writer *w, const char *key);
  */
 GMR_EXPORT int gmr_writer_end(gmr_writer *w);
 
+/* ------------------------------------------------------------------------------------------
+ * Control socket, signal hand-over and saved reports
+ * ------------------------------------------------------------------------------------------ */
+
+/*
+ * gmr_set_control_socket() - also serve reports through a Unix socket (false by default).
+ * @enable: true to listen on <dir>/<pid>.sock, <dir> being $XDG_RUNTIME_DIR/gmr, or
+ *          /tmp/gmr-<uid> when XDG_RUNTIME_DIR is not set
+ *
+ * The directory is created mode 0700 and used only when it is a directory owned by the
+ * process's effective uid with no group or other permissions (never through a symlink).
+ * Clients of the same uid, or root (checked with SO_PEERCRED), send one line, "report text",
+ * "report json" or "info", and read "ok <N>\n" and N bytes of payload, or "error <reason>\n";
+ * `gmr report PID` and `gmr ls` are such clients (see gmr(1) and docs/cli.md).  The reporter
+ * thread serves the socket; a client gets 2 s to send its request and 10 s to read the reply.
+ * The socket is removed by gmr_shutdown(); a fork child listens on its own.  When the socket
+ * cannot be created, setup still succeeds and writes a one-line reason to stderr.
+ *
+ * Return: 0; -EBUSY (already set up).
+ * Context: caller context.  Since: 0.1.
+ */
+GMR_EXPORT int gmr_set_control_socket(bool enable);
+
+/*
+ * gmr_release_trigger_signal() - hand the trigger signal over to the application.
+ * @signo: the signal the application is taking over
+ *
+ * For code that sets signal dispositions on behalf of an unmodified program (the preload
+ * library libgmr-preload.so wraps sigaction() and signal() and calls this when the program
+ * installs its own handler on the trigger signal).  If @signo is the trigger signal, libgmr
+ * stops treating it as its own: gmr_shutdown() and fork children no longer restore or install
+ * a disposition for it, and later setups use no signal trigger.  The caller installs the
+ * application's disposition itself; this call does not touch it.  The file trigger, the
+ * control socket and gmr_request_report() keep working.
+ *
+ * Return: 0; -ENOENT (@signo is not the trigger signal).
+ * Context: caller context; not async-signal-safe.  Since: 0.1.
+ */
+GMR_EXPORT int gmr_release_trigger_signal(int signo);
+
+/*
+ * gmr_render_report() - render a saved JSON report in another view.
+ * @json, @len: the JSON report as written with GMR_FORMAT_JSON; borrowed
+ * @format:     GMR_FORMAT_TEXT gives exactly the text the live report would have shown;
+ *              GMR_FORMAT_JSON re-indents the document
+ * @fd:         where to write; borrowed, not closed
+ *
+ * Needs no setup; reads nothing of the running process.
+ *
+ * Return: 0; -EBADMSG (not JSON, or not a libgmr report); -EPROTONOSUPPORT (a format major
+ *         version this library does not know); -EINVAL (bad @format or @fd); -ENOMEM;
+ *         -errno from write(2).
+ * Context: caller context, any thread; not async-signal-safe.  Since: 0.1.
+ */
+GMR_EXPORT int gmr_render_report(const char *json, size_t len, enum gmr_format format, int fd);
+
 #ifdef __cplusplus
 }
 #endif

@@ -168,6 +168,31 @@ int gmr_set_group_threads(bool group)
     return 0;
 }
 
+int gmr_set_control_socket(bool enable)
+{
+    WITH_SETTINGS(gmr__state.settings.control_socket = enable);
+    return 0;
+}
+
+int gmr_release_trigger_signal(int signo)
+{
+    int r = -ENOENT;
+    pthread_mutex_lock(&gmr__state.lock);
+    if (signo > 0 && gmr__state.settings.trigger_signo == signo) {
+        /* Also for later setups and fork children: the application owns the signal now. */
+        gmr__state.settings.trigger_signo = 0;
+        r = 0;
+    }
+    if (gmr__state.installed && gmr__state.run.trigger_signo == signo && signo > 0) {
+        gmr__state.run.trigger_signo = 0;
+        if (gmr__state.trigger && gmr__state.trigger->signo == signo)
+            atomic_store(&gmr__state.trigger->released, true);
+        r = 0;
+    }
+    pthread_mutex_unlock(&gmr__state.lock);
+    return r;
+}
+
 /* Frees the strings a settings copy owns. */
 static void settings_done(struct gmr__settings *s)
 {
@@ -248,7 +273,7 @@ static int install_handler(struct gmr__trigger *t)
 
 static void uninstall_handler(struct gmr__trigger *t)
 {
-    if (t->signo != 0)
+    if (t->signo != 0 && !atomic_load(&t->released))
         (void)sigaction(t->signo, &t->old, NULL);
 }
 
@@ -280,7 +305,8 @@ static int start_locked(void)
     r = gmr__threads_install(run->capture_signo, run->capture_timeout_ns);
     if (r < 0)
         goto fail_trigger;
-    r = gmr__reporter_start(t, run->file_trigger, run->file_interval_s, &gmr__state.reporter);
+    r = gmr__reporter_start(t, run->file_trigger, run->file_interval_s, run->control_socket,
+                            &gmr__state.reporter);
     if (r < 0)
         goto fail_threads;
     gmr__trigger_publish(t);

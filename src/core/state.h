@@ -39,6 +39,7 @@ struct gmr__settings {
     bool group_threads;          /* text view groups identical stacks */
     uint64_t section_timeout_ns; /* deadline of each application section */
     unsigned builtin_sections;   /* GMR_SECTION_* flags of the built-in sections shown */
+    bool control_socket;         /* serve <runtime dir>/<pid>.sock (trigger/control.h) */
 };
 
 struct gmr__state {

@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "core/state.h"
+#include "output/sink.h"
+#include "trigger/control.h"
 #include "trigger/filewatch.h"
 #include "trigger/trigger.h"
 #include "util/alloc.h"
@@ -32,6 +34,7 @@ struct gmr__reporter {
     struct gmr__trigger *trigger; /* borrowed */
     struct gmr__filewatch *watch; /* owned; NULL without a file trigger */
     char *watch_path;             /* owned; the trigger file, for the report header */
+    struct gmr__control *control; /* owned; NULL without a control socket */
     pthread_t thread;
     _Atomic int tid;              /* kernel tid of the thread, once running */
     pthread_mutex_t lock;         /* guards the members below */
@@ -95,6 +98,15 @@ static void serve_requests(struct gmr__reporter *r)
     pthread_mutex_unlock(&r->lock);
 }
 
+/* Answers a control socket request (control.h) into @out_fd. */
+static int control_request(int out_fd, const struct gmr__control_request *req, void *userdata)
+{
+    struct gmr__reporter *r = userdata;
+    if (req->cmd == GMR_CONTROL_INFO)
+        return gmr__control_info(out_fd, r->trigger, gmr__control_path(r->control));
+    return gmr__report_write(out_fd, req->format, "control socket");
+}
+
 static void *reporter_main(void *arg)
 {
     struct gmr__reporter *r = arg;
@@ -102,18 +114,29 @@ static void *reporter_main(void *arg)
 
     atomic_store(&r->tid, (int)syscall(SYS_gettid));
     for (;;) {
-        struct pollfd pfd[2] = {{.fd = t->wake_fd, .events = POLLIN}, {.fd = -1}};
+        struct pollfd pfd[3] = {{.fd = t->wake_fd, .events = POLLIN}, {.fd = -1}, {.fd = -1}};
         int timeout = -1;
         if (r->watch) {
             pfd[1].fd = gmr__filewatch_fd(r->watch);
             pfd[1].events = POLLIN;
             timeout = gmr__filewatch_timeout_ms(r->watch);
         }
-        int n = poll(pfd, 2, timeout);
+        if (r->control) {
+            pfd[2].fd = gmr__control_fd(r->control);
+            pfd[2].events = POLLIN;
+        }
+        int n = poll(pfd, 3, timeout);
         if (n < 0 && errno != EINTR)
             break; /* cannot happen with valid fds; leave rather than spin */
         if (n > 0 && (pfd[0].revents & POLLIN))
             drain(t->wake_fd);
+        if (n > 0 && (pfd[2].revents & POLLNVAL)) {
+            /* The application closed our socket's fd: stop serving rather than spin. */
+            gmr__control_abandon(r->control);
+            r->control = NULL;
+        } else if (n > 0 && (pfd[2].revents & POLLIN)) {
+            (void)gmr__control_serve(r->control, control_request, r);
+        }
         bool file = r->watch && gmr__filewatch_check(r->watch) > 0;
 
         pthread_mutex_lock(&r->lock);
@@ -150,12 +173,13 @@ static void *reporter_main(void *arg)
 static void reporter_free(struct gmr__reporter *r)
 {
     gmr__filewatch_free(r->watch);
+    gmr__control_free(r->control);
     gmr__free(r->watch_path);
     gmr__free(r);
 }
 
 int gmr__reporter_start(struct gmr__trigger *t, const char *file_trigger, int interval_s,
-                        struct gmr__reporter **ret)
+                        bool control_socket, struct gmr__reporter **ret)
 {
     struct gmr__reporter *r = gmr__calloc(1, sizeof(*r));
     if (!r)
@@ -168,6 +192,12 @@ int gmr__reporter_start(struct gmr__trigger *t, const char *file_trigger, int in
             reporter_free(r);
             return err;
         }
+    }
+    if (control_socket) {
+        int err = gmr__control_new(NULL, &r->control);
+        /* Not fatal: signals and the file trigger still work. */
+        if (err < 0)
+            gmr__error_line("no control socket: %s", strerror(-err));
     }
     pthread_mutex_init(&r->lock, NULL);
     pthread_cond_init(&r->cond, NULL);
@@ -206,8 +236,11 @@ void gmr__reporter_stop(struct gmr__reporter *r)
 void gmr__reporter_forget_after_fork(struct gmr__reporter *r)
 {
     /* The thread and its locks belong to the parent; the memory and fds are ours to free. */
-    if (r)
+    if (r) {
+        gmr__control_forget_after_fork(r->control); /* the socket file is the parent's */
+        r->control = NULL;
         reporter_free(r);
+    }
 }
 
 int gmr__reporter_run(struct gmr__reporter *r, int fd, enum gmr_format format)

@@ -27,6 +27,7 @@ struct gmr__trigger {
     struct sigaction old;     /* disposition before ours; restored by uninstall */
     atomic_ulong signals;     /* trigger signals since the reporter last looked */
     atomic_ulong requests;    /* gmr_request_report() calls since the reporter last looked */
+    atomic_bool released;     /* gmr_release_trigger_signal(): the disposition is not ours */
 };
 
 /*
@@ -64,11 +65,13 @@ struct gmr__reporter;
  * @t:            the trigger it serves; borrowed, must outlive the reporter
  * @file_trigger: a file whose changes trigger reports (absolute path), or NULL
  * @interval_s:   polling interval for the file where inotify cannot serve
+ * @control_socket: also serve a control socket (control.h); failing to create it is reported
+ *                on stderr and is not an error
  * Return: 0 or -errno.
  * Context: caller context.
  */
 int gmr__reporter_start(struct gmr__trigger *t, const char *file_trigger, int interval_s,
-                        struct gmr__reporter **ret);
+                        bool control_socket, struct gmr__reporter **ret);
 
 /*
  * gmr__reporter_forget_after_fork() - in a fork child, free what the parent's reporter owned
