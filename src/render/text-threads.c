@@ -146,6 +146,30 @@ static void put_thread(struct gmr__buf *out, const json_t *t)
     gmr__buf_putc(out, '\n');
 }
 
+/* One thread of a group, on its item line: ": sleeping, quiet in futex". */
+static void put_item_summary(struct gmr__buf *out, const json_t *t)
+{
+    if (str(t, "state")) {
+        gmr__buf_puts(out, ": ");
+        gmr__text_scalar(out, json_object_get(t, "state"), 2);
+    }
+    if (json_is_true(json_object_get(t, "main")))
+        gmr__buf_puts(out, ", main thread");
+    if (str(t, "capture")) {
+        gmr__buf_puts(out, ", ");
+        gmr__text_scalar(out, json_object_get(t, "capture"), 2);
+    }
+    if (str(t, "syscall")) {
+        gmr__buf_puts(out, " in ");
+        gmr__text_scalar(out, json_object_get(t, "syscall"), 2);
+    }
+    if (str(t, "note")) {
+        gmr__buf_puts(out, " (");
+        gmr__text_scalar(out, json_object_get(t, "note"), 2);
+        gmr__buf_putc(out, ')');
+    }
+}
+
 /* A key that is equal for threads whose frames are equal; NULL for threads without frames. */
 static char *stack_key(const json_t *t)
 {
@@ -205,19 +229,8 @@ static void put_grouped(struct gmr__buf *out, const json_t *threads)
             thread_title(title, sizeof(title), u);
             gmr__buf_puts(out, "- ");
             gmr__buf_puts(out, title);
+            put_item_summary(out, u);
             gmr__buf_putc(out, '\n');
-            gmr__buf_puts(out, "  ");
-            struct gmr__buf info = GMR_BUF_INIT;
-            put_info(&info, u);
-            /* Indent the thread's info lines under its item. */
-            for (size_t k = 0; k < info.len; k++) {
-                gmr__buf_putc(out, info.data[k]);
-                if (info.data[k] == '\n' && k + 1 < info.len)
-                    gmr__buf_puts(out, "  ");
-            }
-            if (info.error)
-                out->error = info.error;
-            gmr__buf_done(&info);
         }
         put_frames(out, t);
         gmr__buf_putc(out, '\n');

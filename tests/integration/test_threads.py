@@ -286,7 +286,8 @@ def test_group_identical_stacks_in_text():
         body = text_section(split_text_reports(v.out.decode())[0], "Threads")
         check(re.search(r"^------ +6 threads with this stack +------$", body, re.M),
               "group banner: %s" % body[:2000])
-        check(len(re.findall(r"^- Thread #\d+ \((twin|reader)\)$", body, re.M)) == 6, "six items")
+        check(len(re.findall(r"^- Thread #\d+ \((twin|reader)\): sleeping, quiet in read$", body,
+                              re.M)) == 6, "six items: %s" % body[:2000])
         check(len(re.findall(r" in reader_3 ", body)) == 1, "the stack once")
         v.out = b""
         v.send("report json")

@@ -1,0 +1,495 @@
+/*
+ * Unit tests of the Threads section: the /proc parsers on injected text, the text view of a
+ * hand-built model against golden files (one thread per block, and grouped), the same text
+ * from the model after a JSON round trip, and the section built for this very process (a
+ * helper thread blocked in read() is captured on the quiet path), also under allocation
+ * failures.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "capture/capture.h"
+#include "capture/threads.h"
+#include "render/render.h"
+#include "symbolize/symbolize.h"
+#include "util/alloc.h"
+#include "util/buf.h"
+
+/* ---- parsers ---- */
+
+static void test_stat_parses_name_state_and_times(void **state)
+{
+    (void)state;
+    struct gmr__task_stat st;
+    const char *line = "4242 (my (odd) name) S 1 4242 4242 0 -1 4194560 100 0 0 0 "
+                       "250 17 0 0 20 0 3 0 12345 1000000 300 18446744073709551615\n";
+    assert_int_equal(gmr__parse_task_stat(line, &st), 0);
+    assert_string_equal(st.name, "my (odd) name");
+    assert_int_equal(st.state, 'S');
+    assert_int_equal(st.utime, 250);
+    assert_int_equal(st.stime, 17);
+    assert_string_equal(gmr__task_state_name(st.state), "sleeping");
+    assert_string_equal(gmr__task_state_name('R'), "running");
+    assert_string_equal(gmr__task_state_name('?'), "unknown");
+}
+
+static void test_stat_rejects_garbage(void **state)
+{
+    (void)state;
+    struct gmr__task_stat st;
+    assert_int_equal(gmr__parse_task_stat("", &st), -EINVAL);
+    assert_int_equal(gmr__parse_task_stat("12 (name", &st), -EINVAL);
+    assert_int_equal(gmr__parse_task_stat("12 (name) S 1 2 3", &st), -EINVAL);
+    assert_int_equal(gmr__parse_task_stat("12 (name) S 1 2 3 4 5 6 7 8 9 10 x 2", &st), -EINVAL);
+}
+
+static void test_syscall_file_forms(void **state)
+{
+    (void)state;
+    struct gmr__task_syscall sc;
+    assert_int_equal(gmr__parse_task_syscall("202 0x55d0c0a010 0x80 0x0 0x0 0x0 0x0 "
+                                             "0x7ffd5a3c1e08 0x7f1c2b4a1f16\n", &sc), 0);
+    assert_int_equal(sc.kind, GMR_SYSCALL_BLOCKED);
+    assert_int_equal(sc.nr, 202);
+    assert_int_equal(sc.args[0], 0x55d0c0a010ull);
+    assert_int_equal(sc.args[1], 0x80);
+    assert_int_equal(sc.sp, 0x7ffd5a3c1e08ull);
+    assert_int_equal(sc.pc, 0x7f1c2b4a1f16ull);
+
+    assert_int_equal(gmr__parse_task_syscall("running\n", &sc), 0);
+    assert_int_equal(sc.kind, GMR_SYSCALL_RUNNING);
+
+    assert_int_equal(gmr__parse_task_syscall("-1 0x7ffd5a3c1e08 0x55d0c0a0ff\n", &sc), 0);
+    assert_int_equal(sc.kind, GMR_SYSCALL_NONE);
+    assert_int_equal(sc.sp, 0x7ffd5a3c1e08ull);
+    assert_int_equal(sc.pc, 0x55d0c0a0ffull);
+
+    assert_int_equal(gmr__parse_task_syscall("", &sc), -EINVAL);
+    assert_int_equal(gmr__parse_task_syscall("202 0x1 0x2\n", &sc), -EINVAL);
+    assert_int_equal(gmr__parse_task_syscall("x 0x1 0x2 0x3 0x4 0x5 0x6 0x7 0x8\n", &sc), -EINVAL);
+    assert_int_equal(gmr__parse_task_syscall("202 0x1 0x2 0x3 0x4 0x5 0x6 0x7 0x8 junk", &sc),
+                     -EINVAL);
+}
+
+static void test_status_masks(void **state)
+{
+    (void)state;
+    struct gmr__task_masks m;
+    const char *status = "Name:\tworker\nState:\tS (sleeping)\nSigQ:\t0/31415\n"
+                         "SigPnd:\t0000000000000000\nShdPnd:\t0000000000000000\n"
+                         "SigBlk:\t8000000000000000\nSigIgn:\t0000000000001000\n"
+                         "SigCgt:\t0000000180000000\n";
+    assert_int_equal(gmr__parse_task_status(status, &m), 0);
+    assert_int_equal(m.blocked, 0x8000000000000000ull); /* signal 64: SIGRTMAX */
+    assert_int_equal(m.ignored, 0x1000);                /* signal 13: SIGPIPE */
+    assert_int_equal(gmr__parse_task_status("Name:\tx\nSigBlk:\t0\n", &m), -EINVAL);
+    assert_int_equal(gmr__parse_task_status("", &m), -EINVAL);
+}
+
+static void test_list_tasks_finds_this_thread(void **state)
+{
+    (void)state;
+    int dirfd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    assert_true(dirfd >= 0);
+    int tids[64];
+    int n = gmr__list_tasks(dirfd, tids, 64);
+    assert_true(n >= 1);
+    bool found = false;
+    for (int i = 0; i < n && i < 64; i++) {
+        found = found || tids[i] == (int)syscall(SYS_gettid);
+        if (i > 0)
+            assert_true(tids[i - 1] < tids[i]);
+    }
+    assert_true(found);
+    assert_int_equal(gmr__list_tasks(dirfd, tids, 0), n); /* counts beyond the limit */
+    close(dirfd);
+}
+
+/* ---- text view ---- */
+
+static json_t *frame(const char *pc, const char *fn, const char *file, int line,
+                     const char *module, const char *offset, bool inlined, const char *source)
+{
+    json_t *f = json_pack("{s:s}", "pc", pc);
+    if (fn)
+        json_object_set_new(f, "function", json_string(fn));
+    if (file) {
+        json_object_set_new(f, "file", json_string(file));
+        json_object_set_new(f, "line", json_integer(line));
+    }
+    if (module) {
+        json_object_set_new(f, "module", json_string(module));
+        json_object_set_new(f, "offset", json_string(offset));
+    }
+    json_object_set_new(f, "inlined", json_boolean(inlined));
+    if (source)
+        json_object_set_new(f, "source", json_string(source));
+    return f;
+}
+
+static json_t *worker_frames(void)
+{
+    json_t *frames = json_array();
+    json_array_append_new(frames, frame("0x7f10aa285f16", "__futex_abstimed_wait_common64",
+                                        NULL, 0, "/usr/lib/x86_64-linux-gnu/libc.so.6",
+                                        "0x85f16", false, NULL));
+    json_array_append_new(frames, frame("0x5610bb001234", "queue_pop", "/src/app/queue.h", 88,
+                                        "/usr/bin/app", "0x1234", true,
+                                        "pthread_cond_wait(&q->cond, &q->lock);"));
+    json_array_append_new(frames, frame("0x5610bb001234", "worker_loop", "/src/app/worker.c", 42,
+                                        "/usr/bin/app", "0x1234", false,
+                                        "job = queue_pop(&pool->queue);"));
+    json_array_append_new(frames, frame("0x7f10aa2891f5", "start_thread", NULL, 0,
+                                        "/usr/lib/x86_64-linux-gnu/libc.so.6", "0x891f5", false,
+                                        NULL));
+    return frames;
+}
+
+static json_t *thread(int tid, const char *name, const char *state, const char *capture)
+{
+    json_t *t = json_pack("{s:i, s:s, s:s, s:i, s:i, s:s}", "tid", tid, "name", name, "state",
+                          state, "cpu_user_ms", 120, "cpu_system_ms", 30, "capture", capture);
+    return t;
+}
+
+static json_t *sample_section(bool group)
+{
+    json_t *sec = json_pack("{s:s, s:s}", "title", "Threads", "type", "threads");
+    json_t *threads = json_array();
+    json_object_set_new(sec, "threads", threads);
+
+    json_t *main_t = thread(4242, "app", "sleeping", "quiet");
+    json_object_set_new(main_t, "main", json_true());
+    json_object_set_new(main_t, "syscall", json_string("epoll_wait"));
+    json_t *mf = json_array();
+    json_array_append_new(mf, frame("0x7f10aa308f36", "epoll_wait", NULL, 0,
+                                    "/usr/lib/x86_64-linux-gnu/libc.so.6", "0x108f36", false,
+                                    NULL));
+    json_array_append_new(mf, frame("0x5610bb000abc", "main", "/src/app/main.c", 17,
+                                    "/usr/bin/app", "0xabc", false, "n = epoll_wait(ep, ev, 8, -1);"));
+    json_object_set_new(main_t, "frames", mf);
+    json_array_append_new(threads, main_t);
+
+    json_t *rep = thread(4243, "gmr-reporter", "running", "none");
+    json_object_set_new(rep, "note", json_string("this thread wrote the report"));
+    json_array_append_new(threads, rep);
+
+    for (int i = 0; i < 3; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "worker-%d", i + 1);
+        json_t *w = thread(4250 + i, name, "sleeping", "quiet");
+        json_object_set_new(w, "syscall", json_string("futex"));
+        json_object_set_new(w, "frames", worker_frames());
+        json_array_append_new(threads, w);
+    }
+
+    json_t *busy = thread(4260, "crunch", "running", "signal");
+    json_object_set_new(busy, "interrupted_ns", json_integer(3400));
+    json_object_set_new(busy, "note", json_string("it ran while its stack was read on the "
+                                                  "quiet path"));
+    json_t *bf = json_array();
+    json_array_append_new(bf, frame("0x5610bb002000", "crunch_numbers", "/src/app/math.c", 9,
+                                    "/usr/bin/app", "0x2000", false, NULL));
+    json_array_append_new(bf, frame("0x5610bb003000", NULL, NULL, 0, NULL, NULL, false, NULL));
+    json_object_set_new(busy, "frames", bf);
+    json_object_set_new(busy, "more_frames", json_integer(1744));
+    json_object_set_new(busy, "more_frames_exact", json_true());
+    json_object_set_new(busy, "unwind_error", json_string("no matching address range"));
+    json_array_append_new(threads, busy);
+
+    json_t *blk = thread(4261, "signals-off", "running", "none");
+    json_object_set_new(blk, "unavailable",
+                        json_string("running, and it blocks the capture signal (SIGRTMAX)"));
+    json_array_append_new(threads, blk);
+
+    json_object_set_new(sec, "group_identical", json_boolean(group));
+    json_object_set_new(sec, "max_frames", json_integer(256));
+    json_object_set_new(sec, "capture_signal", json_string("SIGRTMAX"));
+    json_object_set_new(sec, "threads_not_shown", json_integer(2));
+    json_object_set_new(sec, "stats", json_pack("{s:i, s:i, s:i, s:i, s:i, s:i}", "threads", 7,
+                                                "quiet", 4, "signal", 1, "not_captured", 2,
+                                                "max_interrupted_ns", 3400, "elapsed_us", 900));
+    return sec;
+}
+
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = malloc((size_t)n + 1);
+    size_t got = fread(s, 1, (size_t)n, f);
+    s[got] = '\0';
+    fclose(f);
+    return s;
+}
+
+/* Compares @text with tests/golden/@name; GMR_UPDATE_GOLDEN=1 rewrites the file instead. */
+static void assert_golden(const char *text, const char *name)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/%s", getenv("GMR_GOLDEN_DIR"), name);
+    if (getenv("GMR_UPDATE_GOLDEN")) {
+        FILE *f = fopen(path, "wb");
+        assert_non_null(f);
+        fputs(text, f);
+        fclose(f);
+    }
+    char *want = read_file(path);
+    assert_non_null(want);
+    assert_string_equal(text, want);
+    free(want);
+}
+
+static char *render(const json_t *sec)
+{
+    struct gmr__buf out = GMR_BUF_INIT;
+    gmr__text_threads(&out, sec);
+    assert_int_equal(gmr__buf_error(&out), 0);
+    return gmr__buf_steal(&out, NULL);
+}
+
+static void test_text_matches_golden(void **state)
+{
+    (void)state;
+    json_t *sec = sample_section(false);
+    char *text = render(sec);
+    assert_golden(text, "threads-basic.txt");
+
+    /* A saved JSON report renders the same. */
+    char *dumped = json_dumps(sec, JSON_COMPACT);
+    json_t *loaded = json_loads(dumped, 0, NULL);
+    assert_non_null(loaded);
+    char *again = render(loaded);
+    assert_string_equal(text, again);
+    gmr__free(again);
+    json_decref(loaded);
+    free(dumped);
+    gmr__free(text);
+    json_decref(sec);
+}
+
+static void test_text_groups_identical_stacks(void **state)
+{
+    (void)state;
+    json_t *sec = sample_section(true);
+    char *text = render(sec);
+    assert_golden(text, "threads-grouped.txt");
+    assert_non_null(strstr(text, "3 threads with this stack"));
+    gmr__free(text);
+    json_decref(sec);
+}
+
+/* ---- the section for this process ---- */
+
+static int park_pipe[2];
+
+__attribute__((noinline)) static void *parked_in_read(void *arg)
+{
+    (void)arg;
+    char c;
+    ssize_t n = read(park_pipe[0], &c, 1);
+    __asm__ volatile("" ::: "memory");
+    return (void *)(intptr_t)n;
+}
+
+/* Waits until @tid is blocked in read(2). */
+static void wait_blocked(int tid)
+{
+    for (int i = 0; i < 5000; i++) {
+        char path[64], buf[256];
+        snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
+        int fd = open(path, O_RDONLY);
+        ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+        if (fd >= 0)
+            close(fd);
+        if (n > 0) {
+            buf[n] = '\0';
+            if (strncmp(buf, "0 ", 2) == 0)
+                return;
+        }
+        usleep(1000);
+    }
+    fail_msg("the helper thread never blocked in read()");
+}
+
+static pthread_t parked;
+static _Atomic int parked_tid;
+
+__attribute__((noinline)) static void *parked_main(void *arg)
+{
+    atomic_store(&parked_tid, (int)syscall(SYS_gettid));
+    void *r = parked_in_read(arg);
+    __asm__ volatile("" ::: "memory"); /* not a tail call: parked_main stays on the stack */
+    return r;
+}
+
+static int setup_parked(void **state)
+{
+    (void)state;
+    if (pipe(park_pipe) < 0 || pthread_create(&parked, NULL, parked_main, NULL) != 0)
+        return -1;
+    while (!atomic_load(&parked_tid))
+        usleep(1000);
+    return 0;
+}
+
+static int teardown_parked(void **state)
+{
+    (void)state;
+    close(park_pipe[1]);
+    pthread_join(parked, NULL);
+    close(park_pipe[0]);
+    gmr__threads_uninstall();
+    return 0;
+}
+
+static json_t *find_thread(json_t *sec, int tid)
+{
+    size_t i;
+    json_t *t;
+    json_array_foreach(json_object_get(sec, "threads"), i, t)
+    {
+        if (json_integer_value(json_object_get(t, "tid")) == tid)
+            return t;
+    }
+    return NULL;
+}
+
+static bool has_function(json_t *t, const char *fn)
+{
+    size_t i;
+    json_t *f;
+    json_array_foreach(json_object_get(t, "frames"), i, f)
+    {
+        const char *name = json_string_value(json_object_get(f, "function"));
+        if (name && strcmp(name, fn) == 0)
+            return true;
+    }
+    return false;
+}
+
+/*
+ * Under valgrind, /proc shows the registers of valgrind's own code, not the program's: the
+ * quiet path cannot work there and says so.
+ */
+static bool under_valgrind(void)
+{
+    const char *p = getenv("LD_PRELOAD");
+    return p && strstr(p, "vgpreload");
+}
+
+static void test_section_captures_this_process(void **state)
+{
+    (void)state;
+    int tid = atomic_load(&parked_tid);
+    wait_blocked(tid);
+    json_t *sec = json_object();
+    int self = (int)syscall(SYS_gettid);
+    assert_int_equal(gmr__threads_section(sec, self, false), 0);
+    json_t *t = find_thread(sec, tid);
+    assert_non_null(t);
+    if (under_valgrind()) {
+        assert_non_null(json_object_get(t, "frames") ? json_object_get(t, "frames")
+                                                     : json_object_get(t, "unavailable"));
+        json_decref(sec);
+        return;
+    }
+    assert_string_equal(json_string_value(json_object_get(t, "capture")), "quiet");
+    assert_string_equal(json_string_value(json_object_get(t, "syscall")), "read");
+    assert_true(has_function(t, "parked_in_read"));
+    assert_true(has_function(t, "parked_main"));
+    json_t *me = find_thread(sec, self);
+    assert_string_equal(json_string_value(json_object_get(me, "note")),
+                        "this thread wrote the report");
+    assert_null(json_object_get(sec, "capture_signal")); /* not installed */
+    json_decref(sec);
+}
+
+static void test_section_with_capture_signal_installed(void **state)
+{
+    (void)state;
+    assert_int_equal(gmr__threads_install(0, 1000000000ull), 0);
+    json_t *sec = json_object();
+    assert_int_equal(gmr__threads_section(sec, (int)syscall(SYS_gettid), false), 0);
+    /* SIGRTMAX, unless something (valgrind) took it already. */
+    const char *signame = json_string_value(json_object_get(sec, "capture_signal"));
+    assert_true(strncmp(signame, "SIGRTMAX", 8) == 0);
+    json_t *t = find_thread(sec, atomic_load(&parked_tid));
+    assert_true(has_function(t, "parked_in_read") || under_valgrind());
+    json_decref(sec);
+    gmr__threads_uninstall();
+    gmr__threads_uninstall(); /* harmless when nothing is installed */
+    struct sigaction sa;
+    sigaction(SIGRTMAX, NULL, &sa);
+    assert_true(sa.sa_handler == SIG_DFL || under_valgrind());
+}
+
+static void test_install_refuses_a_signal_in_use(void **state)
+{
+    (void)state;
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGRTMIN + 2, &sa, &old);
+    assert_int_equal(gmr__threads_install(SIGRTMIN + 2, 1000000000ull), -EBUSY);
+    assert_int_equal(gmr__threads_install(SIGUSR1, 1000000000ull), -EINVAL);
+    sigaction(SIGRTMIN + 2, &old, NULL);
+}
+
+static void test_section_allocation_failures(void **state)
+{
+    (void)state;
+    wait_blocked(atomic_load(&parked_tid));
+    json_set_alloc_funcs(gmr__malloc, gmr__free);
+    int self = (int)syscall(SYS_gettid);
+    int r = -ENOMEM;
+    long n;
+    gmr__sym_free(); /* the first steps fail inside the session's creation */
+    for (n = 0; n < 100000 && r == -ENOMEM; n++) {
+        json_t *sec = json_object();
+        gmr__alloc_fail_after(n);
+        r = sec ? gmr__threads_section(sec, self, false) : -ENOMEM;
+        gmr__alloc_fail_after(-1);
+        assert_true(r == 0 || r == -ENOMEM);
+        json_decref(sec);
+    }
+    assert_int_equal(r, 0);
+    assert_true(n > 10);
+    json_set_alloc_funcs(malloc, free);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_stat_parses_name_state_and_times),
+        cmocka_unit_test(test_stat_rejects_garbage),
+        cmocka_unit_test(test_syscall_file_forms),
+        cmocka_unit_test(test_status_masks),
+        cmocka_unit_test(test_list_tasks_finds_this_thread),
+        cmocka_unit_test(test_text_matches_golden),
+        cmocka_unit_test(test_text_groups_identical_stacks),
+        cmocka_unit_test(test_section_captures_this_process),
+        cmocka_unit_test(test_section_with_capture_signal_installed),
+        cmocka_unit_test(test_install_refuses_a_signal_in_use),
+        cmocka_unit_test(test_section_allocation_failures),
+    };
+    return cmocka_run_group_tests_name("threads", tests, setup_parked, teardown_parked);
+}
