@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -117,6 +118,22 @@ static int report_by_signal(pid_t pid, bool want_json, int timeout_ms)
                  "gmr_setup_autorun()",
                  (int)pid);
         return EXIT_FAILED;
+    }
+    if (preloaded) {
+        /* Under the preload, the socket is on unless disabled; without one, the program may
+         * have taken the signal over, and its handler would run instead (nginx: SIGUSR2
+         * starts a binary upgrade).  Only a disabled socket lets the signal be used. */
+        char *sock = cli_proc_env(pid, "GMR_CONTROL_SOCKET");
+        bool disabled = sock && (strcmp(sock, "0") == 0 || strcasecmp(sock, "no") == 0 ||
+                                 strcasecmp(sock, "false") == 0 || strcasecmp(sock, "off") == 0);
+        free(sock);
+        if (!disabled) {
+            cli_note("report: process %d runs with libgmr-preload.so but its control socket "
+                     "does not answer; not sending a signal its own handler may have taken "
+                     "over (use GMR_FILE_TRIGGER for another way in)",
+                     (int)pid);
+            return EXIT_FAILED;
+        }
     }
     int signo = SIGUSR2;
     char *sigvar = preloaded ? cli_proc_env(pid, "GMR_SIGNAL") : NULL;

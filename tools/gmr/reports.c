@@ -140,7 +140,7 @@ char *cli_section_text(const json_t *report, const json_t *section)
      * header), the section's 3 banner lines, its body, and a final empty line.
      */
     char *p = text;
-    for (int skip = 0; skip < 8 && p; skip++) {
+    for (int skip = 0; skip < 9 && p; skip++) {
         p = strchr(p, '\n');
         if (p)
             p++;

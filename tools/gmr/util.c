@@ -237,7 +237,9 @@ int cli_runtime_dirs(long uid, pid_t pid, char dirs[][CLI_PATH_MAX], int max)
 {
     int n = 0;
     const char *xdg = getenv("XDG_RUNTIME_DIR");
-    if (uid < 0 || uid == (long)geteuid()) {
+    /* Ours first: a process that changed its uid after setup (servers dropping root) keeps
+     * its socket where it was created. */
+    {
         if (xdg && xdg[0] == '/')
             n = add_dir(dirs, n, max, "%s/gmr", xdg);
         else
