@@ -204,8 +204,8 @@ GMR_EXPORT int gmr_conf_register_float(gmr_conf *conf, const char *group, const 
  *         -E2BIG; -ENOMEM.
  * Context: caller context, MT-safe.  Since: 0.1.
  */
-GMR_EXPORT int gmr_conf_register_bool(gmr_conf *conf, const char *group, const char *name,
-                                      bool def, const char *help, unsigned flags);
+GMR_EXPORT int gmr_conf_register_bool(gmr_conf *conf, const char *group, const char *name, bool def,
+                                      const char *help, unsigned flags);
 
 /*
  * gmr_conf_register_list() - register a list-of-strings option.
@@ -224,8 +224,7 @@ GMR_EXPORT int gmr_conf_register_bool(gmr_conf *conf, const char *group, const c
  * Context: caller context, MT-safe.  Since: 0.1.
  */
 GMR_EXPORT int gmr_conf_register_list(gmr_conf *conf, const char *group, const char *name,
-                                      const char *const *def, const char *help,
-                                      unsigned flags);
+                                      const char *const *def, const char *help, unsigned flags);
 
 /*
  * gmr_opts_set_defaults() - register libgmr's options in the [oslo_reports] group.

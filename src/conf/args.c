@@ -178,7 +178,7 @@ static int parse(gmr_conf *conf, struct gmr__conf_stage *st, int argc, char **ar
                 gmr__conf_label(other, b, sizeof(b));
                 gmr__conf_error(conf,
                                 SOURCE_CLI ": option '--%s': matches both %s and %s; write "
-                                "--GROUP.NAME",
+                                           "--GROUP.NAME",
                                 key, a, b);
                 return -EINVAL;
             }
@@ -202,8 +202,8 @@ static int parse(gmr_conf *conf, struct gmr__conf_stage *st, int argc, char **ar
             }
             r = is_file ? gmr__conf_stage_file(st, value) : stage_dir(st, value);
         } else {
-            r = gmr__conf_stage_set(st, GMR__LAYER_CLI, opt->group, opt->name, value,
-                                    strlen(value), SOURCE_CLI);
+            r = gmr__conf_stage_set(st, GMR__LAYER_CLI, opt->group, opt->name, value, strlen(value),
+                                    SOURCE_CLI);
         }
         if (r < 0)
             return r;

@@ -57,17 +57,17 @@ struct gmr__conf_layer {
 typedef int (*gmr__conf_check_fn)(const char *text, const char **ret_why);
 
 struct gmr__conf_opt {
-    char *group;              /* owned; "DEFAULT" for the default group */
-    char *name;               /* owned */
-    char *help;               /* owned; may be NULL */
-    enum gmr__opt_type type;  /* GMR__OPT_UNREGISTERED until registered */
-    unsigned flags;           /* GMR_OPT_* */
-    int64_t imin, imax;       /* INT bounds, inclusive */
-    double fmin, fmax;        /* FLOAT bounds, inclusive */
-    char **choices;           /* STR: owned, NULL-terminated; NULL when any value goes */
-    gmr__conf_check_fn check; /* STR: may be NULL */
-    struct gmr__conf_value def;                       /* the default */
-    struct gmr__conf_layer layer[GMR__N_LAYERS];     /* what each source sets */
+    char *group;                /* owned; "DEFAULT" for the default group */
+    char *name;                 /* owned */
+    char *help;                 /* owned; may be NULL */
+    enum gmr__opt_type type;    /* GMR__OPT_UNREGISTERED until registered */
+    unsigned flags;             /* GMR_OPT_* */
+    int64_t imin, imax;         /* INT bounds, inclusive */
+    double fmin, fmax;          /* FLOAT bounds, inclusive */
+    char **choices;             /* STR: owned, NULL-terminated; NULL when any value goes */
+    gmr__conf_check_fn check;   /* STR: may be NULL */
+    struct gmr__conf_value def; /* the default */
+    struct gmr__conf_layer layer[GMR__N_LAYERS]; /* what each source sets */
 };
 
 struct gmr_conf {
@@ -75,10 +75,10 @@ struct gmr_conf {
     struct gmr__conf_opt **opts; /* owned; registration / first-seen order */
     size_t n_opts;
     size_t cap_opts;
-    char **files;                /* owned; files and strings loaded, first load first */
+    char **files; /* owned; files and strings loaded, first load first */
     size_t n_files;
     size_t cap_files;
-    char error[512];             /* last failure's message; "" when none */
+    char error[512]; /* last failure's message; "" when none */
 };
 
 /* Limits (documented in include/gmr/conf.h). */
@@ -111,8 +111,8 @@ void gmr__conf_label_of(const char *group, const char *name, char *buf, size_t s
  * @why: on -EINVAL receives what is wrong, without the value when @opt is secret
  * Return: 0; -EINVAL; -ENOMEM.
  */
-int gmr__conf_convert(const struct gmr__conf_opt *opt, const char *raw,
-                      struct gmr__conf_value *ret, char *why, size_t why_size);
+int gmr__conf_convert(const struct gmr__conf_opt *opt, const char *raw, struct gmr__conf_value *ret,
+                      char *why, size_t why_size);
 
 void gmr__conf_value_done(struct gmr__conf_value *v);
 void gmr__conf_layer_done(struct gmr__conf_layer *l);
@@ -134,15 +134,15 @@ bool gmr__conf_name_ok(const char *name);
  * ------------------------------------------------------------------------------------------ */
 
 struct gmr__conf_stage_item {
-    char *group;                /* owned, normalized */
-    char *name;                 /* owned */
-    char *raw;                  /* owned; grows with continuation lines */
+    char *group; /* owned, normalized */
+    char *name;  /* owned */
+    char *raw;   /* owned; grows with continuation lines */
     size_t raw_len;
-    char *source;               /* owned */
+    char *source; /* owned */
     enum gmr__layer layer;
-    struct gmr__conf_opt *opt;  /* borrowed from the object, or NULL */
+    struct gmr__conf_opt *opt;   /* borrowed from the object, or NULL */
     struct gmr__conf_opt *fresh; /* owned new unregistered option, when opt is NULL */
-    struct gmr__conf_value v;   /* raw converted, when opt is registered */
+    struct gmr__conf_value v;    /* raw converted, when opt is registered */
 };
 
 struct gmr__conf_stage {
@@ -150,7 +150,7 @@ struct gmr__conf_stage {
     struct gmr__conf_stage_item *items; /* owned */
     size_t n_items;
     size_t cap_items;
-    char **files;                       /* owned; names loaded by this stage */
+    char **files; /* owned; names loaded by this stage */
     size_t n_files;
     size_t cap_files;
 };

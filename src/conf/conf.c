@@ -312,8 +312,7 @@ static int convert_float(const struct gmr__conf_opt *opt, const char *raw, doubl
         if (opt->flags & GMR_OPT_SECRET)
             (void)snprintf(why, size, "value out of range [%g, %g]", opt->fmin, opt->fmax);
         else
-            (void)snprintf(why, size, "value %s out of range [%g, %g]", buf, opt->fmin,
-                           opt->fmax);
+            (void)snprintf(why, size, "value %s out of range [%g, %g]", buf, opt->fmin, opt->fmax);
         return -EINVAL;
     }
     *ret = v;
@@ -409,8 +408,8 @@ static int convert_list(const char *raw, struct gmr__conf_value *ret)
     return 0;
 }
 
-int gmr__conf_convert(const struct gmr__conf_opt *opt, const char *raw,
-                      struct gmr__conf_value *ret, char *why, size_t why_size)
+int gmr__conf_convert(const struct gmr__conf_opt *opt, const char *raw, struct gmr__conf_value *ret,
+                      char *why, size_t why_size)
 {
     struct gmr__conf_value v = {0};
     int r;
@@ -540,7 +539,8 @@ static int opt_from_spec(const struct spec *sp, struct gmr__conf_opt **ret)
     opt->def.f = sp->def_f;
     opt->def.b = sp->def_b;
     if (!(opt->group = gmr__strdup(gmr__conf_group(sp->group))) ||
-        !(opt->name = gmr__strdup(sp->name)) || (sp->help && !(opt->help = gmr__strdup(sp->help))) ||
+        !(opt->name = gmr__strdup(sp->name)) ||
+        (sp->help && !(opt->help = gmr__strdup(sp->help))) ||
         (sp->def_s && !(opt->def.s = gmr__strdup(sp->def_s))) ||
         (sp->choices && copy_strv(sp->choices, &opt->choices, NULL) < 0) ||
         (sp->type == GMR__OPT_LIST && copy_strv(sp->def_list, &opt->def.items, &opt->def.n) < 0)) {
@@ -657,8 +657,12 @@ static int register_locked(gmr_conf *conf, const struct spec *specs, size_t n)
 int gmr_conf_register_str(gmr_conf *conf, const char *group, const char *name, const char *def,
                           const char *help, unsigned flags)
 {
-    struct spec sp = {.group = group, .name = name, .help = help, .type = GMR__OPT_STR,
-                      .flags = flags, .def_s = def};
+    struct spec sp = {.group = group,
+                      .name = name,
+                      .help = help,
+                      .type = GMR__OPT_STR,
+                      .flags = flags,
+                      .def_s = def};
     return register_locked(conf, &sp, 1);
 }
 
@@ -666,40 +670,65 @@ int gmr_conf_register_choice(gmr_conf *conf, const char *group, const char *name
                              const char *const *choices, const char *help, unsigned flags)
 {
     GMR_RETURN_IF(!choices, -EINVAL);
-    struct spec sp = {.group = group, .name = name, .help = help, .type = GMR__OPT_STR,
-                      .flags = flags, .def_s = def, .choices = choices};
+    struct spec sp = {.group = group,
+                      .name = name,
+                      .help = help,
+                      .type = GMR__OPT_STR,
+                      .flags = flags,
+                      .def_s = def,
+                      .choices = choices};
     return register_locked(conf, &sp, 1);
 }
 
 int gmr_conf_register_int(gmr_conf *conf, const char *group, const char *name, int64_t def,
                           int64_t min, int64_t max, const char *help, unsigned flags)
 {
-    struct spec sp = {.group = group, .name = name, .help = help, .type = GMR__OPT_INT,
-                      .flags = flags, .def_i = def, .imin = min, .imax = max};
+    struct spec sp = {.group = group,
+                      .name = name,
+                      .help = help,
+                      .type = GMR__OPT_INT,
+                      .flags = flags,
+                      .def_i = def,
+                      .imin = min,
+                      .imax = max};
     return register_locked(conf, &sp, 1);
 }
 
 int gmr_conf_register_float(gmr_conf *conf, const char *group, const char *name, double def,
                             double min, double max, const char *help, unsigned flags)
 {
-    struct spec sp = {.group = group, .name = name, .help = help, .type = GMR__OPT_FLOAT,
-                      .flags = flags, .def_f = def, .fmin = min, .fmax = max};
+    struct spec sp = {.group = group,
+                      .name = name,
+                      .help = help,
+                      .type = GMR__OPT_FLOAT,
+                      .flags = flags,
+                      .def_f = def,
+                      .fmin = min,
+                      .fmax = max};
     return register_locked(conf, &sp, 1);
 }
 
 int gmr_conf_register_bool(gmr_conf *conf, const char *group, const char *name, bool def,
                            const char *help, unsigned flags)
 {
-    struct spec sp = {.group = group, .name = name, .help = help, .type = GMR__OPT_BOOL,
-                      .flags = flags, .def_b = def};
+    struct spec sp = {.group = group,
+                      .name = name,
+                      .help = help,
+                      .type = GMR__OPT_BOOL,
+                      .flags = flags,
+                      .def_b = def};
     return register_locked(conf, &sp, 1);
 }
 
 int gmr_conf_register_list(gmr_conf *conf, const char *group, const char *name,
                            const char *const *def, const char *help, unsigned flags)
 {
-    struct spec sp = {.group = group, .name = name, .help = help, .type = GMR__OPT_LIST,
-                      .flags = flags, .def_list = def};
+    struct spec sp = {.group = group,
+                      .name = name,
+                      .help = help,
+                      .type = GMR__OPT_LIST,
+                      .flags = flags,
+                      .def_list = def};
     return register_locked(conf, &sp, 1);
 }
 
@@ -735,26 +764,51 @@ int gmr_opts_set_defaults(gmr_conf *conf)
     static const char *const formats[] = {"text", "json", NULL};
     const char *g = "oslo_reports";
     const struct spec specs[] = {
-        {.group = g, .name = "log_dir", .type = GMR__OPT_STR,
+        {.group = g,
+         .name = "log_dir",
+         .type = GMR__OPT_STR,
          .help = "Path to a log directory where to create a file"},
-        {.group = g, .name = "file_event_handler", .type = GMR__OPT_STR,
+        {.group = g,
+         .name = "file_event_handler",
+         .type = GMR__OPT_STR,
          .help = "The path to a file to watch for changes to trigger the reports, instead of "
                  "signals. Setting this option disables the signal trigger for the reports."},
-        {.group = g, .name = "file_event_handler_interval", .type = GMR__OPT_INT, .def_i = 1,
-         .imin = 1, .imax = 86400,
+        {.group = g,
+         .name = "file_event_handler_interval",
+         .type = GMR__OPT_INT,
+         .def_i = 1,
+         .imin = 1,
+         .imax = 86400,
          .help = "How many seconds to wait between polls when file_event_handler is set"},
-        {.group = g, .name = "signal", .type = GMR__OPT_STR, .def_s = "SIGUSR2",
+        {.group = g,
+         .name = "signal",
+         .type = GMR__OPT_STR,
+         .def_s = "SIGUSR2",
          .check = check_trigger_signal,
          .help = "The signal that triggers a report: a name (SIGUSR2, USR1), a number, or none"},
-        {.group = g, .name = "format", .type = GMR__OPT_STR, .def_s = "text",
-         .choices = formats, .help = "The format of triggered reports: text or json"},
-        {.group = g, .name = "capture_signal", .type = GMR__OPT_STR, .def_s = "auto",
+        {.group = g,
+         .name = "format",
+         .type = GMR__OPT_STR,
+         .def_s = "text",
+         .choices = formats,
+         .help = "The format of triggered reports: text or json"},
+        {.group = g,
+         .name = "capture_signal",
+         .type = GMR__OPT_STR,
+         .def_s = "auto",
          .check = check_capture_signal,
          .help = "The real-time signal used to snapshot running threads, or auto"},
-        {.group = g, .name = "capture_timeout", .type = GMR__OPT_FLOAT, .def_f = 1.0,
-         .fmin = 0.001, .fmax = 60,
+        {.group = g,
+         .name = "capture_timeout",
+         .type = GMR__OPT_FLOAT,
+         .def_f = 1.0,
+         .fmin = 0.001,
+         .fmax = 60,
          .help = "How many seconds a report waits for running threads to answer"},
-        {.group = g, .name = "group_threads", .type = GMR__OPT_BOOL, .def_b = false,
+        {.group = g,
+         .name = "group_threads",
+         .type = GMR__OPT_BOOL,
+         .def_b = false,
          .help = "Show threads with identical stacks once in text reports"},
     };
     return register_locked(conf, specs, GMR_ELEMENTSOF(specs));
@@ -879,7 +933,8 @@ static int set_override(gmr_conf *conf, const char *group, const char *name, con
     int r = gmr__conf_convert(opt, value, &next.v, why, sizeof(why));
     if (r == -EINVAL)
         gmr__conf_error(conf, SOURCE_OVERRIDE ": option '%s': %s", label, why);
-    if (r == 0 && (!(next.raw = gmr__strdup(value)) || !(next.source = gmr__strdup(SOURCE_OVERRIDE))))
+    if (r == 0 &&
+        (!(next.raw = gmr__strdup(value)) || !(next.source = gmr__strdup(SOURCE_OVERRIDE))))
         r = -ENOMEM;
     if (r < 0) {
         gmr__conf_layer_done(&next);

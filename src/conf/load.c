@@ -119,17 +119,17 @@ nomem:
 
 struct parse {
     struct gmr__conf_stage *st;
-    const char *name;     /* the file's name, for sources and messages */
-    const char *p;        /* the next line to hand out */
-    const char *end;      /* end of the text */
-    int line;             /* number of the line last handed to inih */
-    const char *cur;      /* that line's raw text (not NUL-terminated) */
+    const char *name; /* the file's name, for sources and messages */
+    const char *p;    /* the next line to hand out */
+    const char *end;  /* end of the text */
+    int line;         /* number of the line last handed to inih */
+    const char *cur;  /* that line's raw text (not NUL-terminated) */
     size_t cur_len;
-    bool cont_ok;         /* an indented line now continues the last value */
-    size_t last;          /* index in st->items of the last value set */
-    int err;              /* first error found by the reader or the handler, or 0 */
-    int err_line;         /* its line */
-    char err_msg[512];    /* its message */
+    bool cont_ok;      /* an indented line now continues the last value */
+    size_t last;       /* index in st->items of the last value set */
+    int err;           /* first error found by the reader or the handler, or 0 */
+    int err_line;      /* its line */
+    char err_msg[512]; /* its message */
 };
 
 static bool blank(char c)
@@ -328,8 +328,7 @@ static bool has_file(char *const *files, size_t n, const char *name)
     return false;
 }
 
-int gmr__conf_stage_text(struct gmr__conf_stage *st, const char *name, const char *data,
-                         size_t len)
+int gmr__conf_stage_text(struct gmr__conf_stage *st, const char *name, const char *data, size_t len)
 {
     gmr_conf *conf = st->conf;
     if (len > GMR_CONF_MAX_TEXT) {

@@ -28,8 +28,8 @@ static bool is_scheme_char(char c)
 /* Characters that cannot be part of a URL written in a configuration value. */
 static bool ends_url(char c)
 {
-    return c == '\0' || c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' ||
-           c == '\f' || c == '"' || c == '\'' || c == '<' || c == '>';
+    return c == '\0' || c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f' ||
+           c == '"' || c == '\'' || c == '<' || c == '>';
 }
 
 static const char *find_byte(const char *from, const char *to, char c)
@@ -69,8 +69,7 @@ static const char *entry_userinfo_end(const char *s, const char *area_end, const
 }
 
 /* Copies what precedes the password after @colon, then "***" instead of it up to @end. */
-static int mask_range(struct gmr__buf *out, const char **copied, const char *colon,
-                      const char *end)
+static int mask_range(struct gmr__buf *out, const char **copied, const char *colon, const char *end)
 {
     gmr__buf_append(out, *copied, (size_t)(colon + 1 - *copied));
     gmr__buf_puts(out, MASK);
@@ -164,8 +163,8 @@ static bool contains_upper(const char *hay, const char *needle)
 bool gmr__mask_name_is_secret(const char *name)
 {
     static const char *const words[] = {
-        "PASSWORD", "PASSWD", "PASSPHRASE", "SECRET",  "TOKEN",
-        "KEY",      "CREDENTIAL", "AUTH",   "PRIVATE", "COOKIE",
+        "PASSWORD", "PASSWD",     "PASSPHRASE", "SECRET",  "TOKEN",
+        "KEY",      "CREDENTIAL", "AUTH",       "PRIVATE", "COOKIE",
     };
     if (!name)
         return false;

@@ -103,8 +103,8 @@ static json_t *option_model(const struct gmr__conf_opt *opt)
     const char *source;
     const struct gmr__conf_value *v = gmr__conf_effective(opt, &source);
     bool registered = opt->type != GMR__OPT_UNREGISTERED;
-    bool secret = registered ? (opt->flags & GMR_OPT_SECRET) != 0
-                             : gmr__mask_name_is_secret(opt->name);
+    bool secret =
+        registered ? (opt->flags & GMR_OPT_SECRET) != 0 : gmr__mask_name_is_secret(opt->name);
     int r = o ? 0 : -ENOMEM;
 
     if (r == 0)

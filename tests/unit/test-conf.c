@@ -347,7 +347,7 @@ static void test_conf_load_converts_each_type(void **state)
     static const struct {
         const char *text;
         bool value;
-    } bools[] = {{"true", true}, {"On", true},  {"1", true},  {"yes", true},
+    } bools[] = {{"true", true},   {"On", true},   {"1", true},  {"yes", true},
                  {"false", false}, {"OFF", false}, {"0", false}, {"No", false}};
     for (size_t k = 0; k < sizeof(bools) / sizeof(bools[0]); k++) {
         char text[64];
@@ -489,7 +489,8 @@ static void test_conf_load_reports_syntax_errors_with_line(void **state)
 
     expect_bad(c, "[DEFAULT]\nmotd = x\njust words\n",
                "3: expected 'name = value', '[section]' or a comment");
-    expect_bad(c, "[DEFAULT]\n[database\nconnection = x\n", "2: section header without closing ']'");
+    expect_bad(c, "[DEFAULT]\n[database\nconnection = x\n",
+               "2: section header without closing ']'");
     expect_bad(c, "motd = x\n", "1: option 'motd': outside of a [section]");
     expect_bad(c, "[ ]\nmotd = x\n", "2: option 'motd': outside of a [section]");
     expect_bad(c, "[DEFAULT]\n= x\n", "2: empty option name");
@@ -522,9 +523,8 @@ static void test_conf_load_reports_syntax_errors_with_line(void **state)
     assert_string_equal(gmr_conf_last_error(c), "t.conf:2: NUL byte in line (not a text file?)");
 
     /* CRLF line ends and a UTF-8 byte order mark are accepted. */
-    assert_int_equal(gmr_conf_load_string(c, "t.conf",
-                                          "\xEF\xBB\xBF[DEFAULT]\r\nmotd = crlf\r\n  more\r\n"),
-                     0);
+    assert_int_equal(
+        gmr_conf_load_string(c, "t.conf", "\xEF\xBB\xBF[DEFAULT]\r\nmotd = crlf\r\n  more\r\n"), 0);
     assert_string_equal(get_str(c, NULL, "motd"), "crlf\nmore");
     gmr_conf_free(c);
 }
@@ -560,7 +560,8 @@ static void test_conf_load_file_errors_name_the_file(void **state)
     big[len] = '\0';
     const char *large = write_file("large.conf", big);
     assert_int_equal(gmr_conf_load_file(c, large), -EFBIG);
-    assert_string_equal(gmr_conf_last_error(c), in_dir("large.conf", ": larger than 1048576 bytes"));
+    assert_string_equal(gmr_conf_last_error(c),
+                        in_dir("large.conf", ": larger than 1048576 bytes"));
     assert_int_equal(gmr_conf_load_string(c, "big", big), -EFBIG);
     assert_string_equal(gmr_conf_last_error(c), "big: larger than 1048576 bytes");
     free(big);
@@ -594,9 +595,9 @@ static void test_conf_later_file_wins(void **state)
     assert_int_equal(json_array_size(files), 2);
     assert_string_equal(json_string_value(json_array_get(files, 0)), a);
     assert_string_equal(json_string_value(json_array_get(files, 1)), b);
-    assert_string_equal(json_string_value(json_object_get(model_option(sec, "DEFAULT", "motd"),
-                                                          "source")),
-                        in_dir("a.conf", ":2"));
+    assert_string_equal(
+        json_string_value(json_object_get(model_option(sec, "DEFAULT", "motd"), "source")),
+        in_dir("a.conf", ":2"));
     json_decref(sec);
 
     /* With --config-file, the same. */
@@ -709,12 +710,12 @@ static void test_conf_args_override_files_in_any_order(void **state)
                      0);
     assert_string_equal(get_str(c, NULL, "motd"), "from args");
     json_t *sec = section_of(c);
-    assert_string_equal(json_string_value(json_object_get(model_option(sec, "DEFAULT", "motd"),
-                                                          "source")),
-                        "command line");
-    assert_string_equal(json_string_value(json_object_get(model_option(sec, "DEFAULT", "ratio"),
-                                                          "source")),
-                        "late.conf:3");
+    assert_string_equal(
+        json_string_value(json_object_get(model_option(sec, "DEFAULT", "motd"), "source")),
+        "command line");
+    assert_string_equal(
+        json_string_value(json_object_get(model_option(sec, "DEFAULT", "ratio"), "source")),
+        "late.conf:3");
     json_decref(sec);
 
     /* No arguments at all, or only the program name. */
@@ -762,9 +763,9 @@ static void test_conf_args_errors_are_clear(void **state)
     const char *bad = write_file("bad-args.conf", "[database]\nconnection\n");
     char cf[600];
     snprintf(cf, sizeof(cf), "--config-file=%s", bad);
-    expect_bad_args(c, 3, (char *[]){"p", "--workers=9", cf},
-                    in_dir("bad-args.conf",
-                           ":2: expected 'name = value', '[section]' or a comment"));
+    expect_bad_args(
+        c, 3, (char *[]){"p", "--workers=9", cf},
+        in_dir("bad-args.conf", ":2: expected 'name = value', '[section]' or a comment"));
     assert_int_equal(get_int(c, NULL, "workers"), 4);
     gmr_conf_free(c);
 }
@@ -845,9 +846,9 @@ static void test_conf_failed_load_leaves_object_unchanged(void **state)
 {
     (void)state;
     gmr_conf *c = sample_conf();
-    assert_int_equal(gmr_conf_load_string(c, "good.conf",
-                                          "[DEFAULT]\nmotd = good\nworkers = 2\nextra = e\n"),
-                     0);
+    assert_int_equal(
+        gmr_conf_load_string(c, "good.conf", "[DEFAULT]\nmotd = good\nworkers = 2\nextra = e\n"),
+        0);
     char *before = dump_of(c);
 
     /* Valid values first, new unregistered options, then one bad line. */
@@ -861,9 +862,9 @@ static void test_conf_failed_load_leaves_object_unchanged(void **state)
 
     /* Same through the command line: good files, then a bad override. */
     const char *f = write_file("tx.conf", "[DEFAULT]\nmotd = from file\n");
-    assert_int_equal(gmr_conf_parse_args(c, 4, (char *[]){"p", "--config-file", (char *)f,
-                                                           "--workers=0"}),
-                     -EINVAL);
+    assert_int_equal(
+        gmr_conf_parse_args(c, 4, (char *[]){"p", "--config-file", (char *)f, "--workers=0"}),
+        -EINVAL);
     after = dump_of(c);
     assert_string_equal(before, after);
     free(after);
@@ -874,8 +875,9 @@ static void test_conf_failed_load_leaves_object_unchanged(void **state)
     char dir[300];
     snprintf(dir, sizeof(dir), "%s/tx", tmp_dir);
     assert_int_equal(gmr_conf_parse_args(c, 3, (char *[]){"p", "--config-dir", dir}), -EINVAL);
-    assert_string_equal(gmr_conf_last_error(c),
-                        in_dir("tx/2.conf", ":2: expected 'name = value', '[section]' or a comment"));
+    assert_string_equal(
+        gmr_conf_last_error(c),
+        in_dir("tx/2.conf", ":2: expected 'name = value', '[section]' or a comment"));
     after = dump_of(c);
     assert_string_equal(before, after);
     free(after);
@@ -900,7 +902,8 @@ static void test_conf_limits_are_enforced(void **state)
     }
     text[len] = '\0';
     assert_int_equal(gmr_conf_load_string(c, "t.conf", text), -EINVAL);
-    assert_non_null(strstr(gmr_conf_last_error(c), ": option 'motd': value longer than 65536 bytes"));
+    assert_non_null(
+        strstr(gmr_conf_last_error(c), ": option 'motd': value longer than 65536 bytes"));
 
     /* More than 4096 options. */
     free(text);
@@ -934,7 +937,7 @@ static void test_conf_limits_are_enforced(void **state)
 
 /* Values planted in the test below; none may appear in the model or the text. */
 static const char *const planted[] = {
-    "s3cr3t-db-pass", "hunter2-admin", "mq-pass-1", "mq-pass-2", "list-pass",
+    "s3cr3t-db-pass", "hunter2-admin",     "mq-pass-1",        "mq-pass-2", "list-pass",
     "unreg-url-pass", "unreg-token-value", "cli-secret-value", "p@ss,word",
 };
 
@@ -954,26 +957,25 @@ static void test_conf_secrets_never_reach_model_or_text(void **state)
                      0);
     assert_int_equal(gmr_conf_register_list(c, NULL, "keys", NULL, NULL, GMR_OPT_SECRET), 0);
     assert_int_equal(gmr_conf_register_str(c, NULL, "transport_url", NULL, NULL, 0), 0);
-    assert_int_equal(gmr_conf_load_string(
-                         c, "secrets.conf",
-                         "[DEFAULT]\n"
-                         "admin_password = hunter2-admin\n"
-                         "keys = list-pass, list-pass\n"
-                         "transport_url = rabbit://nova:mq-pass-1@mq1:5672,"
-                         "nova:mq-pass-2@mq2:5672/\n"
-                         "hosts = http://a:list-pass@h1/, plain\n"
-                         "unregistered_url = see https://u:unreg-url-pass@example.com/x\n"
-                         "service_token = unreg-token-value\n"
-                         "[database]\n"
-                         "password = s3cr3t-db-pass\n"
-                         "connection = mysql+pymysql://nova:p@ss,word@db/nova?charset=utf8\n"),
-                     0);
-    assert_int_equal(gmr_conf_parse_args(c, 2, (char *[]){"p", "--database.password",
-                                                           "cli-secret-value"}),
-                     -EINVAL);
-    assert_int_equal(gmr_conf_parse_args(c, 3, (char *[]){"p", "--database.password",
-                                                           "cli-secret-value"}),
-                     0);
+    assert_int_equal(
+        gmr_conf_load_string(c, "secrets.conf",
+                             "[DEFAULT]\n"
+                             "admin_password = hunter2-admin\n"
+                             "keys = list-pass, list-pass\n"
+                             "transport_url = rabbit://nova:mq-pass-1@mq1:5672,"
+                             "nova:mq-pass-2@mq2:5672/\n"
+                             "hosts = http://a:list-pass@h1/, plain\n"
+                             "unregistered_url = see https://u:unreg-url-pass@example.com/x\n"
+                             "service_token = unreg-token-value\n"
+                             "[database]\n"
+                             "password = s3cr3t-db-pass\n"
+                             "connection = mysql+pymysql://nova:p@ss,word@db/nova?charset=utf8\n"),
+        0);
+    assert_int_equal(
+        gmr_conf_parse_args(c, 2, (char *[]){"p", "--database.password", "cli-secret-value"}),
+        -EINVAL);
+    assert_int_equal(
+        gmr_conf_parse_args(c, 3, (char *[]){"p", "--database.password", "cli-secret-value"}), 0);
 
     /* The application still reads the real values. */
     assert_string_equal(get_str(c, "database", "password"), "cli-secret-value");
@@ -1038,9 +1040,9 @@ static void test_conf_text_matches_golden(void **state)
                                           "[zeta]\n"
                                           "ctl = bell\x07here\n"),
                      0);
-    assert_int_equal(gmr_conf_load_string(c, "/etc/demo/demo.conf.d/10-site.conf",
-                                          "[DEFAULT]\nratio = 0.1\n"),
-                     0);
+    assert_int_equal(
+        gmr_conf_load_string(c, "/etc/demo/demo.conf.d/10-site.conf", "[DEFAULT]\nratio = 0.1\n"),
+        0);
     json_t *sec = section_of(c);
     char *text = text_of(sec);
     assert_golden(text, "conf-section.txt");
@@ -1062,8 +1064,8 @@ static void test_conf_section_through_report_renderer(void **state)
 {
     (void)state;
     gmr_conf *c = sample_conf();
-    json_t *report = json_pack("{s:s, s:{}, s:[]}", "format_version", GMR_FORMAT_VERSION,
-                               "header", "sections");
+    json_t *report =
+        json_pack("{s:s, s:{}, s:[]}", "format_version", GMR_FORMAT_VERSION, "header", "sections");
     json_t *sec = gmr__model_section(report, "Configuration", "configuration");
     assert_non_null(sec);
     assert_int_equal(gmr__conf_section(sec, c), 0);
@@ -1131,12 +1133,13 @@ static void test_mask_flags_secret_looking_names(void **state)
 {
     (void)state;
     static const char *const secret[] = {
-        "password", "DB_PASSWORD", "admin_passwd", "ssh_passphrase", "client_secret",
-        "auth_token", "api_key", "APIKEY", "credentials", "AUTH_URL", "private_dir",
-        "SessionCookie", "keystone_authtoken",
+        "password",           "DB_PASSWORD", "admin_passwd", "ssh_passphrase",
+        "client_secret",      "auth_token",  "api_key",      "APIKEY",
+        "credentials",        "AUTH_URL",    "private_dir",  "SessionCookie",
+        "keystone_authtoken",
     };
-    static const char *const plain[] = {"", "debug", "workers", "log_dir", "PWD", "HOME", "PATH",
-                                        "hostname", "pass"};
+    static const char *const plain[] = {"",     "debug", "workers",  "log_dir", "PWD",
+                                        "HOME", "PATH",  "hostname", "pass"};
     for (size_t i = 0; i < sizeof(secret) / sizeof(secret[0]); i++) {
         if (!gmr__mask_name_is_secret(secret[i]))
             fail_msg("'%s' should look secret", secret[i]);
@@ -1172,8 +1175,9 @@ static void test_conf_parse_signal_names(void **state)
     assert_int_equal(s, SIGABRT);
 
     s = -1;
-    static const char *const bad[] = {"", "0", "65", "999", "1000", "SIG", "USR3", "SIGRTMIN-1",
-                                      "SIGRTMAX+1", "SIGRTMIN+99", "SIGRTMIN+", "-1", " 1"};
+    static const char *const bad[] = {
+        "",           "0",          "65",          "999",       "1000", "SIG", "USR3",
+        "SIGRTMIN-1", "SIGRTMAX+1", "SIGRTMIN+99", "SIGRTMIN+", "-1",   " 1"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         if (gmr__conf_parse_signal(bad[i], &s) != -EINVAL)
             fail_msg("'%s' should not parse", bad[i]);
@@ -1208,8 +1212,8 @@ static int full_use(gmr_conf **ret, const char *file)
                                   "[DEFAULT]\nmotd = a\n  b\nhosts = x, y\n"
                                   "[db]\npw = zzz\nurl = http://u:p@h/\n")) < 0)
         return r;
-    if ((r = gmr_conf_parse_args(c, 5, (char *[]){"p", "--config-file", (char *)file, "--color",
-                                                  "blue"})) < 0)
+    if ((r = gmr_conf_parse_args(
+             c, 5, (char *[]){"p", "--config-file", (char *)file, "--color", "blue"})) < 0)
         return r;
     if ((r = gmr_conf_set_override(c, NULL, "motd", "over")) < 0)
         return r;
