@@ -290,13 +290,15 @@ static int on_value(void *user, const char *section, const char *name, const cha
 
     (void)snprintf(source, sizeof(source), "%s:%d", ps->name, ps->line);
     struct gmr__conf_stage *st = ps->st;
-    struct gmr__conf_stage_item *it = stage_find(st, GMR__LAYER_FILE, g, name);
+    /* The item this value lands in: an earlier one of the same option, else a new one. */
+    const struct gmr__conf_stage_item *it = stage_find(st, GMR__LAYER_FILE, g, name);
+    size_t index = it ? (size_t)(it - st->items) : st->n_items;
     int r = gmr__conf_stage_set(st, GMR__LAYER_FILE, g, name, value, vlen, source);
     if (r < 0) {
         fail(ps, r, "out of memory");
         return 0;
     }
-    ps->last = it ? (size_t)(it - st->items) : st->n_items - 1;
+    ps->last = index;
     ps->cont_ok = true;
     return 1;
 }

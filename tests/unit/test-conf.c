@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <math.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -1078,6 +1079,39 @@ static void test_conf_section_through_report_renderer(void **state)
     gmr_conf_free(c);
 }
 
+static void *load_repeatedly(void *arg)
+{
+    gmr_conf *c = arg;
+    for (int i = 0; i < 300; i++) {
+        char text[128];
+        snprintf(text, sizeof(text), "[DEFAULT]\nmotd = round %d\nhosts = a%d, b\nx%d = y\n", i, i,
+                 i % 7);
+        if (gmr_conf_load_string(c, "loop.conf", text) != 0)
+            return (void *)1;
+    }
+    return NULL;
+}
+
+static void test_conf_section_while_another_thread_loads(void **state)
+{
+    (void)state;
+    gmr_conf *c = sample_conf();
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, load_repeatedly, c), 0);
+    for (int i = 0; i < 300; i++) {
+        json_t *sec = section_of(c);
+        char *text = text_of(sec);
+        assert_non_null(strstr(text, "  motd = "));
+        free(text);
+        json_decref(sec);
+    }
+    void *ret;
+    assert_int_equal(pthread_join(t, &ret), 0);
+    assert_null(ret);
+    assert_string_equal(get_str(c, NULL, "motd"), "round 299");
+    gmr_conf_free(c);
+}
+
 /* ------------------------------------------------------------------------------------------
  * Masking and signal names
  * ------------------------------------------------------------------------------------------ */
@@ -1283,6 +1317,7 @@ int main(void)
         cmocka_unit_test(test_conf_secrets_never_reach_model_or_text),
         cmocka_unit_test(test_conf_text_matches_golden),
         cmocka_unit_test(test_conf_section_through_report_renderer),
+        cmocka_unit_test(test_conf_section_while_another_thread_loads),
         cmocka_unit_test(test_mask_hides_url_passwords),
         cmocka_unit_test(test_mask_flags_secret_looking_names),
         cmocka_unit_test(test_conf_parse_signal_names),
