@@ -50,10 +50,13 @@ static const char style[] =
     ".ln{display:block}.hide{display:none}.count{color:#666;font-weight:400}"
     ".err{color:#a00}";
 
-/* Filters lines and thread groups by the search box; no data is embedded in the script. */
+/*
+ * Filters lines and thread groups by the search box; a "#q=TEXT" fragment in the address
+ * fills the box on load, so a filtered view can be linked.  No data is embedded in the script.
+ */
 static const char script[] =
     "(function(){var q=document.getElementById('q');"
-    "q.addEventListener('input',function(){var t=q.value.toLowerCase();"
+    "function f(){var t=q.value.toLowerCase();"
     "document.querySelectorAll('.ln').forEach(function(e){"
     "e.classList.toggle('hide',t!==''&&e.textContent.toLowerCase().indexOf(t)<0);});"
     "document.querySelectorAll('details.thr').forEach(function(d){"
@@ -61,7 +64,10 @@ static const char script[] =
     "if(t!==''&&m)d.open=true;"
     "if(m)d.querySelectorAll('.ln').forEach(function(e){e.classList.remove('hide');});});"
     "document.querySelectorAll('details.sec').forEach(function(d){"
-    "if(t!==''&&d.textContent.toLowerCase().indexOf(t)>=0)d.open=true;});});})();";
+    "if(t!==''&&d.textContent.toLowerCase().indexOf(t)>=0)d.open=true;});}"
+    "q.addEventListener('input',f);"
+    "var h=decodeURIComponent(location.hash.slice(1));"
+    "if(h.indexOf('q=')===0){q.value=h.slice(2);f();}})();";
 
 /* Writes @text as <pre> with one filterable span per line. */
 static void html_lines(FILE *f, const char *text)
