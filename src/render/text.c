@@ -77,9 +77,18 @@ void gmr__text_scalar(struct gmr__buf *out, const json_t *v, int indent)
     case JSON_INTEGER:
         gmr__buf_printf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
         break;
-    case JSON_REAL:
-        gmr__buf_printf(out, "%.17g", json_real_value(v));
+    case JSON_REAL: {
+        /* The shortest form that reads back as the same double: 0.1, not 0.10000000000000001. */
+        char num[32];
+        double d = json_real_value(v);
+        for (int prec = 15; prec <= 17; prec++) {
+            snprintf(num, sizeof(num), "%.*g", prec, d);
+            if (strtod(num, NULL) == d)
+                break;
+        }
+        gmr__buf_puts(out, num);
         break;
+    }
     case JSON_TRUE:
         gmr__buf_puts(out, "true");
         break;

@@ -158,6 +158,21 @@ static void test_banner_is_72_columns_and_centered(void **state)
     gmr__buf_done(&out);
 }
 
+static void test_text_reals_in_shortest_round_trip_form(void **state)
+{
+    (void)state;
+    struct gmr__buf out = GMR_BUF_INIT;
+    json_t *v = json_real(0.1);
+    gmr__text_scalar(&out, v, 0);
+    json_decref(v);
+    v = json_real(1.0 / 3.0);
+    gmr__buf_putc(&out, ' ');
+    gmr__text_scalar(&out, v, 0);
+    json_decref(v);
+    assert_string_equal(out.data, "0.1 0.3333333333333333");
+    gmr__buf_done(&out);
+}
+
 static void test_text_every_allocation_failure_is_clean(void **state)
 {
     (void)state;
@@ -184,6 +199,7 @@ int main(void)
         cmocka_unit_test(test_json_is_one_document_ending_in_newline),
         cmocka_unit_test(test_text_rejects_other_major_versions),
         cmocka_unit_test(test_banner_is_72_columns_and_centered),
+        cmocka_unit_test(test_text_reals_in_shortest_round_trip_form),
         cmocka_unit_test(test_text_every_allocation_failure_is_clean),
     };
     return cmocka_run_group_tests_name("render", tests, NULL, NULL);
