@@ -4,15 +4,18 @@
 BUILD ?= build
 MESON_OPTS ?=
 
-.PHONY: all deps build demo check install clean
+.PHONY: all deps check-deps build demo check install clean
 
 all: build
 
 deps:
-	@./scripts/install-deps.sh
+	@./scripts/install-deps.sh build
+
+check-deps:
+	@./scripts/install-deps.sh check
 
 $(BUILD)/build.ninja:
-	@./scripts/install-deps.sh
+	@./scripts/install-deps.sh build
 	meson setup $(BUILD) $(MESON_OPTS)
 
 build: deps $(BUILD)/build.ninja
@@ -21,7 +24,7 @@ build: deps $(BUILD)/build.ninja
 demo: build
 	./scripts/demo.sh $(BUILD)
 
-check: build
+check: check-deps build
 	meson test -C $(BUILD) --print-errorlogs --num-processes 2
 
 install: build

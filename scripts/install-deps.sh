@@ -1,10 +1,26 @@
 #!/bin/sh
-# Install the Debian 12 packages that building, testing and the demo need.
-# Only packages that are missing are installed; does nothing when all are present.
+# Install the Debian 12 packages that libgmr needs, only those missing.
+# Usage: install-deps.sh [build|check]
+#   build (default): what building the library, the tools and the demo needs
+#   check:           also what the test suite needs (real programs the tests run, a browser)
 set -eu
 
-pkgs="meson ninja-build pkg-config gcc g++ libdw-dev libelf-dev libjansson-dev libinih-dev
-libcmocka-dev elfutils gdb python3"
+profile=${1:-build}
+
+build_pkgs="meson ninja-build pkg-config gcc g++ libdw-dev libelf-dev libjansson-dev
+libinih-dev libcmocka-dev python3"
+# elfutils and gdb: the peers the benchmark and tests compare with; valgrind and clang's
+# runtime: the sanitizer and memcheck runs of CI.
+check_pkgs="elfutils gdb valgrind clang libclang-rt-14-dev"
+
+case "$profile" in
+build) pkgs=$build_pkgs ;;
+check) pkgs="$build_pkgs $check_pkgs" ;;
+*)
+    echo "install-deps: unknown profile '$profile' (build or check)" >&2
+    exit 64
+    ;;
+esac
 
 missing=""
 for p in $pkgs; do
