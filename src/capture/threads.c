@@ -220,7 +220,20 @@ struct report {
     unsigned char *window;         /* QUIET_WINDOW bytes */
     int n_quiet, n_signal, n_none;
     uint64_t max_interrupted_ns;
+    uint64_t unwind_ns;            /* time in the unwinder */
+    uint64_t symbolize_ns;         /* time describing frames (mostly cache hits when warm) */
+    uint64_t signal_ns;            /* time signalling and waiting for the handlers */
 };
+
+/* gmr__unwind() into rp->res, timed. */
+static int walk(struct report *rp, Dwfl *dwfl, int tid, const struct gmr__regs *regs,
+                const struct gmr__unwind_mem *mem)
+{
+    uint64_t t0 = now_ns();
+    int r = gmr__unwind(dwfl, tid, regs, mem, &rp->res);
+    rp->unwind_ns += now_ns() - t0;
+    return r;
+}
 
 static int set_str(json_t *obj, const char *key, const char *s)
 {
@@ -242,7 +255,17 @@ static int unavailable(struct report *rp, struct work *w, const char *reason)
 }
 
 /* Appends the walked frames, symbolized, to the thread's object. */
+static int add_frames_timed(struct report *rp, json_t *obj, const struct gmr__unwind_result *res);
+
 static int add_frames(struct report *rp, json_t *obj, const struct gmr__unwind_result *res)
+{
+    uint64_t t0 = now_ns();
+    int r = add_frames_timed(rp, obj, res);
+    rp->symbolize_ns += now_ns() - t0;
+    return r;
+}
+
+static int add_frames_timed(struct report *rp, json_t *obj, const struct gmr__unwind_result *res)
 {
     json_t *frames = json_array();
     if (!frames || json_object_set_new(obj, "frames", frames) < 0)
@@ -381,12 +404,12 @@ static int guess_frame_pointer(struct report *rp, int tid, struct gmr__regs *reg
         tries++;
         regs->fp = slot;
         regs->have_fp = true;
-        int r = gmr__unwind(dwfl, tid, regs, mem, &rp->res);
+        int r = walk(rp, dwfl, tid, regs, mem);
         if (r < 0 || rp->res.complete || rp->res.more_at_least)
             return r;
     }
     regs->have_fp = false;
-    return gmr__unwind(dwfl, tid, regs, mem, &rp->res);
+    return walk(rp, dwfl, tid, regs, mem);
 }
 
 /* The quiet path for one thread; sends it to the signal path when it cannot be trusted. */
@@ -401,7 +424,7 @@ static int capture_quiet(struct report *rp, struct work *w)
         return 0;
     }
     Dwfl *dwfl = gmr__sym_dwfl(rp->sym);
-    int r = gmr__unwind(dwfl, w->tid, &regs, &mem, &rp->res);
+    int r = walk(rp, dwfl, w->tid, &regs, &mem);
     if (r == 0 && !rp->res.complete && !rp->res.more_at_least)
         r = guess_frame_pointer(rp, w->tid, &regs, &mem);
 
@@ -528,7 +551,7 @@ static int signal_done(struct report *rp, struct work *w, struct gmr__slot *s)
     struct gmr__unwind_mem mem = {.addr = s->stack_addr, .data = s->stack, .len = s->stack_len};
     if (!rp->sym)
         return unavailable(rp, w, "captured, but the unwinder is unavailable");
-    int r = gmr__unwind(gmr__sym_dwfl(rp->sym), w->tid, &s->regs, &mem, &rp->res);
+    int r = walk(rp, gmr__sym_dwfl(rp->sym), w->tid, &s->regs, &mem);
     if (r < 0)
         return set_str(w->obj, "unwind_error", rp->res.error);
     return add_frames(rp, w->obj, &rp->res);
@@ -757,17 +780,23 @@ static int fill(json_t *section, int self_tid, bool group, struct report *rp)
         if (work[i].path == PATH_SIGNAL)
             todo[ntodo++] = &work[i];
     }
+    uint64_t t_signal = now_ns();
     r = capture_signal(rp, todo, ntodo, false);
+    rp->signal_ns = now_ns() - t_signal;
     if (r < 0)
         goto out;
 
     r = -ENOMEM;
     if (found > n && set_int(section, "threads_not_shown", found - n) < 0)
         goto out;
-    json_t *stats = json_pack("{s:i, s:i, s:i, s:i, s:I, s:I}", "threads", n, "quiet",
-                              rp->n_quiet, "signal", rp->n_signal, "not_captured", rp->n_none,
-                              "max_interrupted_ns", (json_int_t)rp->max_interrupted_ns,
-                              "elapsed_us", (json_int_t)((now_ns() - start) / 1000u));
+    json_t *stats = json_pack("{s:i, s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I}", "threads", n,
+                              "quiet", rp->n_quiet, "signal", rp->n_signal, "not_captured",
+                              rp->n_none, "max_interrupted_ns",
+                              (json_int_t)rp->max_interrupted_ns, "elapsed_us",
+                              (json_int_t)((now_ns() - start) / 1000u), "unwind_us",
+                              (json_int_t)(rp->unwind_ns / 1000u), "symbolize_us",
+                              (json_int_t)(rp->symbolize_ns / 1000u), "signal_phase_us",
+                              (json_int_t)(rp->signal_ns / 1000u));
     if (!stats || json_object_set_new(section, "stats", stats) < 0)
         goto out;
     r = 0;

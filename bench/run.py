@@ -1,0 +1,149 @@
+#!/usr/bin/env python3
+"""Benchmark of the Threads section (a program, not a timed test).
+
+For each thread count N it starts bench/victim-bench with N threads parked 20 calls deep
+(blocked in read(), or spinning with --busy), then measures:
+  - signal-to-report-complete wall time of the first (cold) and second (warm) report: from
+    kill(SIGUSR2) until the whole JSON report has arrived on the victim's stderr;
+  - the Threads section's own time (its "stats.elapsed_us");
+  - the longest time any thread spent in the capture handler ("stats.max_interrupted_ns");
+  - peak extra RSS during the report: VmHWM after minus VmRSS before, with the high-water
+    mark reset through /proc/PID/clear_refs ("5") just before the signal;
+  - on the same process: `eu-stack -i -s -p PID` and `gdb -p PID -batch -ex 'thread apply
+    all bt'` wall times (ptrace: run as root or with kernel.yama.ptrace_scope=0).
+Prints a markdown table.
+
+Usage: bench/run.py [--build DIR] [--sizes 10,100,1000,4000] [--variants blocked,busy]
+                    [--no-peers]
+"""
+
+import argparse
+import fcntl
+import json
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+
+F_SETPIPE_SZ = 1031
+
+
+def status_kib(pid, key):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+class Victim:
+    def __init__(self, exe, n, busy):
+        args = [exe, "--threads", str(n)] + (["--busy"] if busy else [])
+        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE)
+        self.pid = self.proc.pid
+        line = self.proc.stdout.readline()
+        if not line.startswith(b"READY"):
+            raise RuntimeError("victim did not start: %r %r" % (line, self.proc.stderr.read()))
+
+    def report(self):
+        """Triggers one report; returns (seconds, parsed document, extra peak RSS in KiB)."""
+        with open("/proc/%d/clear_refs" % self.pid, "w") as f:
+            f.write("5")
+        rss_before = status_kib(self.pid, "VmRSS")
+        fd = self.proc.stderr.fileno()
+        # A 1 MiB pipe, so the report is not timed in 64 KiB ping-pong with this reader.
+        fcntl.fcntl(fd, F_SETPIPE_SZ, 1 << 20)
+        chunks = []
+        start = time.monotonic()
+        os.kill(self.pid, signal.SIGUSR2)
+        tail = b""
+        while True:
+            select.select([fd], [], [], 60)
+            chunk = os.read(fd, 1 << 22)
+            if not chunk:
+                raise RuntimeError("victim closed stderr")
+            chunks.append(chunk)
+            tail = (tail + chunk)[-3:]
+            if tail == b"\n}\n":
+                break
+        took = time.monotonic() - start
+        hwm = status_kib(self.pid, "VmHWM")
+        doc = json.loads(b"".join(chunks))
+        return took, doc, hwm - rss_before
+
+    def stop(self):
+        self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def threads_section(doc):
+    for s in doc["sections"]:
+        if s["type"] == "threads":
+            return s
+    raise RuntimeError("no Threads section")
+
+
+def timed(cmd, timeout=600):
+    start = time.monotonic()
+    try:
+        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        return None
+    return time.monotonic() - start
+
+
+def ms(s):
+    return "%.1f" % (s * 1000) if s is not None else "n/a"
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default=os.path.join(here, "..", "build-threads"))
+    ap.add_argument("--sizes", default="10,100,1000,4000")
+    ap.add_argument("--variants", default="blocked,busy")
+    ap.add_argument("--no-peers", action="store_true")
+    args = ap.parse_args()
+    exe = os.path.join(args.build, "bench", "victim-bench")
+    have_eu = shutil.which("eu-stack") and not args.no_peers
+    have_gdb = shutil.which("gdb") and not args.no_peers
+
+    print("| N | threads | cold ms | warm ms | section cold/warm ms | quiet/signal | "
+          "longest interruption µs | peak extra RSS MiB | eu-stack -i -s ms | gdb bt ms | "
+          "ours (warm) / eu-stack | ours (warm) / gdb |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    sys.stdout.flush()
+    for variant in args.variants.split(","):
+        for n in [int(x) for x in args.sizes.split(",")]:
+            v = Victim(exe, n, variant == "busy")
+            try:
+                cold, doc1, rss1 = v.report()
+                warm, doc2, rss2 = v.report()
+                s1, s2 = threads_section(doc1), threads_section(doc2)
+                st = s2["stats"]
+                longest = max(s1["stats"]["max_interrupted_ns"], st["max_interrupted_ns"])
+                eu = timed(["eu-stack", "-i", "-s", "-p", str(v.pid)]) if have_eu else None
+                gdb = timed(["gdb", "-p", str(v.pid), "-batch", "-ex",
+                             "thread apply all bt"]) if have_gdb else None
+            finally:
+                v.stop()
+            print("| %d | %s | %s | %s | %.1f / %.1f | %d/%d | %.1f | %.1f | %s | %s | %s | %s |" % (
+                n, variant, ms(cold), ms(warm), s1["stats"]["elapsed_us"] / 1000.0,
+                st["elapsed_us"] / 1000.0, st["quiet"], st["signal"], longest / 1000.0,
+                max(rss1, rss2) / 1024.0, ms(eu), ms(gdb),
+                "%.3f" % (warm / eu) if eu else "n/a", "%.3f" % (warm / gdb) if gdb else "n/a"))
+            sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
