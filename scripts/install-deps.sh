@@ -11,7 +11,9 @@ build_pkgs="meson ninja-build pkg-config gcc g++ libdw-dev libelf-dev libjansson
 libinih-dev libcmocka-dev python3"
 # elfutils and gdb: the peers the benchmark and tests compare with; valgrind and clang's
 # runtime: the sanitizer and memcheck runs of CI.
-check_pkgs="elfutils gdb valgrind clang libclang-rt-14-dev"
+# redis-server, nginx-light, chromium: programs nobody here wrote, run under
+# libgmr-preload.so and used to open gmr's HTML view; their tests fail without them.
+check_pkgs="elfutils gdb valgrind clang libclang-rt-14-dev redis-server nginx-light chromium"
 
 case "$profile" in
 build) pkgs=$build_pkgs ;;
