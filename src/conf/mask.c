@@ -164,7 +164,7 @@ bool gmr__mask_name_is_secret(const char *name)
 {
     static const char *const words[] = {
         "PASSWORD", "PASSWD",     "PASSPHRASE", "SECRET",  "TOKEN",
-        "KEY",      "CREDENTIAL", "AUTH",       "PRIVATE", "COOKIE",
+        "KEY",      "CREDENTIAL", "AUTH",       "PRIVATE", "COOKIE",  "SESSION",
     };
     if (!name)
         return false;

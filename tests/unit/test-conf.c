@@ -1170,7 +1170,7 @@ static void test_mask_flags_secret_looking_names(void **state)
         "password",           "DB_PASSWORD", "admin_passwd", "ssh_passphrase",
         "client_secret",      "auth_token",  "api_key",      "APIKEY",
         "credentials",        "AUTH_URL",    "private_dir",  "SessionCookie",
-        "keystone_authtoken",
+        "keystone_authtoken", "Session_Id",
     };
     static const char *const plain[] = {"",     "debug", "workers",  "log_dir", "PWD",
                                         "HOME", "PATH",  "hostname", "pass"};
