@@ -197,9 +197,13 @@ def test_exec_child_is_preloaded_again():
         v.send("exec")
         child = int(v.wait_stdout(r"CHILD (\d+)\n").group(1))
         try:
-            wait_for(lambda: os.path.exists(rt.socket_of(child)), what="exec'd child's socket")
-            i = info(rt, child)
-            check(i["service_name"] == "sleep" and i["pid"] == child, "info %r" % i)
+            # Between fork and exec the child briefly has a socket of its own (the forked copy
+            # of the program); the exec'd image then replaces it.
+            def exec_info():
+                code, out, err = rt.gmr("info", str(child))
+                return code == 0 and json.loads(out)["service_name"] == "sleep" and json.loads(out)
+            i = wait_for(exec_info, what="the exec'd program's socket")
+            check(i["pid"] == child, "info %r" % i)
         finally:
             kill_quietly(child)
         check(v.stop() == 0, "exit")
