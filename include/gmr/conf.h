@@ -242,7 +242,10 @@ GMR_EXPORT int gmr_conf_register_list(gmr_conf *conf, const char *group, const c
  *   capture_signal (string, "auto"): "auto" or the real-time signal used to snapshot running
  *       threads; checked when loaded;
  *   capture_timeout (float, 1.0, 0.001..60): seconds to wait for running threads;
- *   group_threads (boolean, false): show threads with identical stacks once.
+ *   group_threads (boolean, false): show threads with identical stacks once;
+ *   disabled_sections (list, empty): built-in sections left out of reports: threads,
+ *       green_threads, processes, configuration, environment, resources, limits, open_files,
+ *       shared_objects, system; checked when loaded.
  * gmr_setup_autorun() applies the options that a file or the command line sets.
  *
  * Either every option is registered or none is.

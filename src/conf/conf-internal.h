@@ -55,4 +55,11 @@ int gmr__mask_url_credentials(const char *value, char **ret);
  */
 bool gmr__mask_name_is_secret(const char *name);
 
+/*
+ * gmr__conf_section_flag() - the GMR_SECTION_* flag of a built-in section's name in
+ * [oslo_reports] disabled_sections ("threads", "open_files", ...), or 0 for an unknown name.
+ * Context: any ordinary code.
+ */
+unsigned gmr__conf_section_flag(const char *name);
+
 #endif /* GMR_CONF_CONF_INTERNAL_H */

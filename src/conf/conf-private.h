@@ -65,7 +65,7 @@ struct gmr__conf_opt {
     int64_t imin, imax;         /* INT bounds, inclusive */
     double fmin, fmax;          /* FLOAT bounds, inclusive */
     char **choices;             /* STR: owned, NULL-terminated; NULL when any value goes */
-    gmr__conf_check_fn check;   /* STR: may be NULL */
+    gmr__conf_check_fn check;   /* STR, and each item of a LIST: may be NULL */
     struct gmr__conf_value def; /* the default */
     struct gmr__conf_layer layer[GMR__N_LAYERS]; /* what each source sets */
 };

@@ -17,6 +17,7 @@
 
 #include <gmr/gmr.h>
 
+#include "conf/conf-internal.h"
 #include "conf/conf-private.h"
 #include "util/alloc.h"
 #include "util/macro.h"
@@ -428,6 +429,14 @@ int gmr__conf_convert(const struct gmr__conf_opt *opt, const char *raw, struct g
         break;
     case GMR__OPT_LIST:
         r = convert_list(raw, &v);
+        for (size_t i = 0; r == 0 && opt->check && i < v.n; i++) {
+            const char *what;
+            if (opt->check(v.items[i], &what) < 0) {
+                explain(opt, v.items[i], why, why_size, what);
+                gmr__conf_value_done(&v);
+                r = -EINVAL;
+            }
+        }
         break;
     default:
         r = 0; /* unregistered: nothing to convert */
@@ -759,6 +768,41 @@ static int check_capture_signal(const char *text, const char **ret_why)
     return 0;
 }
 
+unsigned gmr__conf_section_flag(const char *name)
+{
+    static const struct {
+        const char *name;
+        unsigned flag;
+    } names[] = {
+        {"threads", GMR_SECTION_THREADS},
+        {"green_threads", GMR_SECTION_GREEN_THREADS},
+        {"processes", GMR_SECTION_PROCESSES},
+        {"configuration", GMR_SECTION_CONFIGURATION},
+        {"environment", GMR_SECTION_ENVIRONMENT},
+        {"resources", GMR_SECTION_RESOURCES},
+        {"limits", GMR_SECTION_LIMITS},
+        {"open_files", GMR_SECTION_OPEN_FILES},
+        {"shared_objects", GMR_SECTION_SHARED_OBJECTS},
+        {"system", GMR_SECTION_SYSTEM},
+    };
+    for (size_t i = 0; i < GMR_ELEMENTSOF(names); i++) {
+        if (strcmp(names[i].name, name) == 0)
+            return names[i].flag;
+    }
+    return 0;
+}
+
+/* One name of a built-in section that reports may leave out. */
+static int check_section_name(const char *text, const char **ret_why)
+{
+    if (gmr__conf_section_flag(text) == 0) {
+        *ret_why = "expected threads, green_threads, processes, configuration, environment, "
+                   "resources, limits, open_files, shared_objects or system";
+        return -EINVAL;
+    }
+    return 0;
+}
+
 int gmr_opts_set_defaults(gmr_conf *conf)
 {
     static const char *const formats[] = {"text", "json", NULL};
@@ -810,6 +854,11 @@ int gmr_opts_set_defaults(gmr_conf *conf)
          .type = GMR__OPT_BOOL,
          .def_b = false,
          .help = "Show threads with identical stacks once in text reports"},
+        {.group = g,
+         .name = "disabled_sections",
+         .type = GMR__OPT_LIST,
+         .check = check_section_name,
+         .help = "Built-in sections left out of reports, e.g. environment, open_files"},
     };
     return register_locked(conf, specs, GMR_ELEMENTSOF(specs));
 }

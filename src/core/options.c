@@ -115,5 +115,12 @@ int gmr__settings_from_conf(struct gmr__settings *run, const gmr_conf *conf)
     if (gmr_conf_get_bool(conf, GROUP, "group_threads", &b) == 0 &&
         gmr_conf_is_set(conf, GROUP, "group_threads"))
         run->group_threads = b;
+    const char *const *items;
+    size_t n;
+    if (gmr_conf_get_list(conf, GROUP, "disabled_sections", &items, &n) == 0 &&
+        gmr_conf_is_set(conf, GROUP, "disabled_sections")) {
+        for (size_t k = 0; k < n; k++)
+            run->builtin_sections &= ~gmr__conf_section_flag(items[k]); /* names checked */
+    }
     return 0;
 }

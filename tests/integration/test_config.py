@@ -106,6 +106,28 @@ def test_explicit_signal_keeps_signal_trigger_beside_file_trigger():
         shutil.rmtree(d)
 
 
+def test_disabled_sections_are_left_out():
+    d = tempfile.mkdtemp(prefix="gmr-nova-")
+    try:
+        conf = write_conf(d, "format = json\ndisabled_sections = environment,\n    open_files\n")
+        with Victim(DEMO, "--config-file", conf) as v:
+            v.wait_stdout("kill -USR2")
+            v.kill(signal.SIGUSR2)
+            v.wait_stderr(lambda t: len(split_json_reports(t)) >= 1)
+            titles = [s["title"] for s in v.json_reports()[0]["sections"]]
+            check("Environment" not in titles and "Open Files" not in titles, "left out")
+            check("Limits" in titles and "Threads" in titles, "others kept: %r" % titles)
+            v.kill(signal.SIGTERM)
+            check(v.stop() == 0, "exit")
+        bad = write_conf(d, "disabled_sections = threads, everything\n")
+        p = subprocess.run([DEMO, "--config-file", bad], capture_output=True, text=True,
+                           timeout=10)
+        check(p.returncode == 64 and ("%s:12: option 'oslo_reports.disabled_sections'" % bad)
+              in p.stderr and "everything" in p.stderr, "message %r" % p.stderr)
+    finally:
+        shutil.rmtree(d)
+
+
 def test_malformed_config_names_file_and_line():
     d = tempfile.mkdtemp(prefix="gmr-nova-")
     try:
@@ -131,5 +153,6 @@ if __name__ == "__main__":
     run([
         test_nova_style_config_log_dir_and_file_trigger,
         test_explicit_signal_keeps_signal_trigger_beside_file_trigger,
+        test_disabled_sections_are_left_out,
         test_malformed_config_names_file_and_line,
     ])
