@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <gmr/gmr.h>
@@ -219,8 +220,9 @@ static void trigger_free(struct gmr__trigger *t)
 {
     if (!t)
         return;
-    if (t->wake_fd >= 0)
-        close(t->wake_fd);
+    int fd = atomic_load(&t->wake_fd);
+    if (fd >= 0)
+        close(fd);
     gmr__free(t);
 }
 
@@ -231,8 +233,14 @@ static int trigger_new(int signo, bool chain, struct gmr__trigger **ret)
         return -ENOMEM;
     t->signo = signo;
     t->chain = chain;
-    t->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (t->wake_fd < 0) {
+    int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    atomic_store(&t->wake_fd, fd);
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0) {
+        t->wake_dev = st.st_dev;
+        t->wake_ino = st.st_ino;
+    }
+    if (fd < 0) {
         int r = -errno;
         gmr__free(t);
         return r;

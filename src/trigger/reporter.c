@@ -113,8 +113,14 @@ static void *reporter_main(void *arg)
     struct gmr__trigger *t = r->trigger;
 
     atomic_store(&r->tid, (int)syscall(SYS_gettid));
+    /*
+     * Cancellation is possible only while sleeping in poll() (see gmr__reporter_stop()), where
+     * this thread holds no lock and no resource.
+     */
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
     for (;;) {
-        struct pollfd pfd[3] = {{.fd = t->wake_fd, .events = POLLIN}, {.fd = -1}, {.fd = -1}};
+        int wake_fd = atomic_load(&t->wake_fd);
+        struct pollfd pfd[3] = {{.fd = wake_fd, .events = POLLIN}, {.fd = -1}, {.fd = -1}};
         int timeout = -1;
         if (r->watch) {
             pfd[1].fd = gmr__filewatch_fd(r->watch);
@@ -125,11 +131,24 @@ static void *reporter_main(void *arg)
             pfd[2].fd = gmr__control_fd(r->control);
             pfd[2].events = POLLIN;
         }
+        pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
         int n = poll(pfd, 3, timeout);
+        pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
         if (n < 0 && errno != EINTR)
             break; /* cannot happen with valid fds; leave rather than spin */
+        if (n > 0 && (pfd[0].revents & POLLNVAL)) {
+            /*
+             * The application closed our eventfd (a daemon closing every descriptor): nothing
+             * can wake this thread any more.  Stop using the number, which the application
+             * may reuse, and leave; gmr_write_report() then builds reports in its caller.
+             */
+            atomic_store(&t->wake_fd, -1);
+            gmr__error_line("the application closed libgmr's descriptors; triggered reports "
+                            "stop until gmr_shutdown() and gmr_setup_autorun()");
+            break;
+        }
         if (n > 0 && (pfd[0].revents & POLLIN))
-            drain(t->wake_fd);
+            drain(wake_fd);
         if (n > 0 && (pfd[2].revents & POLLNVAL)) {
             /* The application closed our socket's fd: stop serving rather than spin. */
             gmr__control_abandon(r->control);
@@ -226,7 +245,9 @@ void gmr__reporter_stop(struct gmr__reporter *r)
     pthread_mutex_lock(&r->lock);
     r->stopping = true;
     pthread_mutex_unlock(&r->lock);
-    gmr__as_wake(r->trigger);
+    /* Without its eventfd (closed by the application) the thread sleeps in poll() for good. */
+    if (gmr__as_wake(r->trigger) < 0)
+        pthread_cancel(r->thread);
     pthread_join(r->thread, NULL);
     pthread_cond_destroy(&r->cond);
     pthread_mutex_destroy(&r->lock);
@@ -259,7 +280,21 @@ int gmr__reporter_run(struct gmr__reporter *r, int fd, enum gmr_format format)
     *tail = &q;
     pthread_mutex_unlock(&r->lock);
 
-    gmr__as_wake(r->trigger);
+    if (gmr__as_wake(r->trigger) < 0) {
+        /* The reporter cannot be woken (its eventfd was closed): take the request back. */
+        pthread_mutex_lock(&r->lock);
+        bool taken = !q.done;
+        for (tail = &r->queue; taken && *tail; tail = &(*tail)->next) {
+            if (*tail == &q) {
+                *tail = q.next;
+                break;
+            }
+        }
+        while (!taken && !q.done)
+            pthread_cond_wait(&r->cond, &r->lock);
+        pthread_mutex_unlock(&r->lock);
+        return taken ? -ECANCELED : q.result;
+    }
 
     pthread_mutex_lock(&r->lock);
     while (!q.done)

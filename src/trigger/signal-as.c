@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,14 +26,23 @@ static _Atomic(struct gmr__trigger *) current;
  */
 static atomic_int in_flight;
 
-void gmr__as_wake(struct gmr__trigger *t)
+int gmr__as_wake(struct gmr__trigger *t)
 {
     uint64_t one = 1;
     ssize_t r;
+    struct stat st;
+    int fd = atomic_load_explicit(&t->wake_fd, memory_order_relaxed);
+    /*
+     * An application that closes every descriptor (some daemons do) may have reused the
+     * number for a file of its own: write only to the eventfd we created.
+     */
+    if (fd < 0 || fstat(fd, &st) < 0 || st.st_dev != t->wake_dev || st.st_ino != t->wake_ino)
+        return -1;
     /* The eventfd is non-blocking; EAGAIN means the counter is saturated: already woken. */
     do {
-        r = write(t->wake_fd, &one, sizeof(one));
+        r = write(fd, &one, sizeof(one));
     } while (r < 0 && errno == EINTR);
+    return r < 0 && errno != EAGAIN ? -1 : 0;
 }
 
 void gmr__as_trigger_handler(int signo, siginfo_t *info, void *ucontext)

@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <gmr/gmr.h>
 
@@ -21,7 +22,9 @@ _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "the signal handler needs lock-free at
  * for every running handler.
  */
 struct gmr__trigger {
-    int wake_fd;              /* eventfd the reporter polls; owned */
+    atomic_int wake_fd;       /* eventfd the reporter polls; owned; -1 once found closed */
+    dev_t wake_dev;           /* its device and inode, to tell it from a descriptor that */
+    ino_t wake_ino;           /*   reuses its number after the application closed it */
     int signo;                /* trigger signal, 0 when none */
     bool chain;               /* call @old after ours */
     struct sigaction old;     /* disposition before ours; restored by uninstall */
@@ -53,9 +56,10 @@ void gmr__as_trigger_handler(int signo, siginfo_t *info, void *ucontext);
 
 /*
  * gmr__as_wake() - wake the reporter thread of @t (one 8-byte write to its eventfd).
+ * Return: 0, or -1 when the eventfd is gone (the application closed it): nothing was written.
  * Context: async-signal-safe.
  */
-void gmr__as_wake(struct gmr__trigger *t);
+int gmr__as_wake(struct gmr__trigger *t);
 
 /* The reporter thread. */
 struct gmr__reporter;

@@ -5,6 +5,8 @@ import json
 import os
 import pwd
 import re
+import shutil
+import tempfile
 import signal
 import time
 
@@ -293,6 +295,35 @@ def test_blocking_section_is_abandoned_after_its_deadline():
         check(v.stop() == 0, "exit")
 
 
+def cpu_ticks(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def test_application_closing_every_descriptor():
+    d = tempfile.mkdtemp(prefix="gmr-closeall-")
+    reuse = os.path.join(d, "app-file")
+    try:
+        with Victim("victim-basic", "--json", env={"VICTIM_REUSE_FILE": reuse}) as v:
+            v.wait_ready()
+            v.send("closeall")
+            v.wait_stdout("CLOSED")
+            for _ in range(3):
+                v.kill(signal.SIGUSR2)  # must not write into the file that took the number
+            v.send("report json")  # the reporter cannot be woken: built in the caller
+            v.wait_stdout(r"DONE 0\n")
+            check(section(split_json_reports(v.out.decode())[0], "Victim Stats")["data"]
+                  ["end"] == "yes", "reports on demand still work")
+            before = cpu_ticks(v.pid)
+            time.sleep(0.5)
+            check(cpu_ticks(v.pid) - before <= 10, "no busy loop")
+            check(os.path.getsize(reuse) == 0, "the application's file is untouched")
+            check(v.stop() == 0, "exit")
+    finally:
+        shutil.rmtree(d)
+
+
 if __name__ == "__main__":
     run([
         test_sigusr2_writes_text_report_to_stderr,
@@ -309,4 +340,5 @@ if __name__ == "__main__":
         test_processes_section_shows_children_recursively,
         test_processes_text_layout,
         test_blocking_section_is_abandoned_after_its_deadline,
+        test_application_closing_every_descriptor,
     ])

@@ -7,6 +7,8 @@
  *   count           -> prints "COUNT <number of times the Victim Stats section ran>"
  *   fork            -> forks a child that only waits for signals; prints "CHILD <pid>"
  *   fork2           -> the same, and the child forks a grandchild: "GRANDCHILD <pid>"
+ *   closeall        -> closes every descriptor but 0, 1 and 2, as some daemons do, then opens
+ *                      the file named by $VICTIM_REUSE_FILE (taking a freed number); "CLOSED"
  * and exits when stdin closes.  Options:
  *   --json               triggered reports as JSON
  *   --signal N           trigger signal number
@@ -21,6 +23,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -182,6 +185,13 @@ int main(int argc, char **argv)
                     pause();
             }
             printf("CHILD %d\n", (int)pid);
+        } else if (strncmp(line, "closeall", 8) == 0) {
+            for (int fd = 3; fd < 1024; fd++)
+                close(fd);
+            const char *reuse = getenv("VICTIM_REUSE_FILE");
+            if (reuse)
+                open(reuse, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+            printf("CLOSED\n");
         } else if (strncmp(line, "count", 5) == 0) {
             printf("COUNT %d\n", atomic_load(&section_runs));
         }
