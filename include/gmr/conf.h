@@ -243,6 +243,8 @@ GMR_EXPORT int gmr_conf_register_list(gmr_conf *conf, const char *group, const c
  *       threads; checked when loaded;
  *   capture_timeout (float, 1.0, 0.001..60): seconds to wait for running threads;
  *   group_threads (boolean, false): show threads with identical stacks once;
+ *   control_socket (boolean, false): serve reports through a Unix socket (see
+ *       gmr_set_control_socket());
  *   disabled_sections (list, empty): built-in sections left out of reports: threads,
  *       green_threads, processes, configuration, environment, resources, limits, open_files,
  *       shared_objects, system; checked when loaded.

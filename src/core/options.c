@@ -115,6 +115,9 @@ int gmr__settings_from_conf(struct gmr__settings *run, const gmr_conf *conf)
     if (gmr_conf_get_bool(conf, GROUP, "group_threads", &b) == 0 &&
         gmr_conf_is_set(conf, GROUP, "group_threads"))
         run->group_threads = b;
+    if (gmr_conf_get_bool(conf, GROUP, "control_socket", &b) == 0 &&
+        gmr_conf_is_set(conf, GROUP, "control_socket"))
+        run->control_socket = b;
     const char *const *items;
     size_t n;
     if (gmr_conf_get_list(conf, GROUP, "disabled_sections", &items, &n) == 0 &&

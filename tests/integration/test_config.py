@@ -128,6 +128,33 @@ def test_disabled_sections_are_left_out():
         shutil.rmtree(d)
 
 
+def test_control_socket_from_config_serves_gmr_report():
+    d = tempfile.mkdtemp(prefix="gmr-nova-")
+    run_dir = os.path.join(d, "run")
+    os.mkdir(run_dir, 0o700)
+    try:
+        conf = write_conf(d, "control_socket = true\n")
+        env = {"XDG_RUNTIME_DIR": run_dir}
+        with Victim(DEMO, "--config-file", conf, env=env) as v:
+            v.wait_stdout("kill -USR2")
+            sock = os.path.join(run_dir, "gmr", "%d.sock" % v.pid)
+            check(os.path.exists(sock), "socket %s" % sock)
+            gmr = os.path.join(BUILD_DIR, "tools", "gmr", "gmr")
+            p = subprocess.run([gmr, "report", str(v.pid), "--format", "json"],
+                               capture_output=True, text=True, timeout=30,
+                               env=dict(os.environ, **env))
+            check(p.returncode == 0, "gmr report: %d %r" % (p.returncode, p.stderr))
+            doc = split_json_reports(p.stdout)[0]
+            check(doc["header"]["pid"] == v.pid, "the demo's report")
+            for s in SECRETS:
+                check(s not in p.stdout, "secret %s in gmr report output" % s)
+            v.kill(signal.SIGTERM)
+            check(v.stop() == 0, "exit")
+            check(not os.path.exists(sock), "socket removed at shutdown")
+    finally:
+        shutil.rmtree(d)
+
+
 def test_malformed_config_names_file_and_line():
     d = tempfile.mkdtemp(prefix="gmr-nova-")
     try:
@@ -154,5 +181,6 @@ if __name__ == "__main__":
         test_nova_style_config_log_dir_and_file_trigger,
         test_explicit_signal_keeps_signal_trigger_beside_file_trigger,
         test_disabled_sections_are_left_out,
+        test_control_socket_from_config_serves_gmr_report,
         test_malformed_config_names_file_and_line,
     ])
