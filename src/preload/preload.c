@@ -38,6 +38,8 @@
 
 #include <gmr/gmr.h>
 
+#include "conf/conf-internal.h"
+
 #define EXPORT __attribute__((visibility("default")))
 
 typedef int (*sigaction_fn)(int, const struct sigaction *, struct sigaction *);
@@ -173,37 +175,6 @@ static void complain(const char *var, const char *value, const char *why)
         (void)!write(STDERR_FILENO, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
 }
 
-/* Parses "SIGUSR1", "usr1", "10", "RTMIN+2", "none".  Return: signo, 0 (none) or -1. */
-static int parse_signal(const char *s)
-{
-    if (strcasecmp(s, "none") == 0 || strcmp(s, "0") == 0)
-        return 0;
-    char *end;
-    long n = strtol(s, &end, 10);
-    if (end != s && *end == '\0')
-        return n > 0 && n <= SIGRTMAX ? (int)n : -1;
-    if (strncasecmp(s, "SIG", 3) == 0)
-        s += 3;
-    if (strncasecmp(s, "RTMIN", 5) == 0 || strncasecmp(s, "RTMAX", 5) == 0) {
-        bool min = strncasecmp(s, "RTMIN", 5) == 0;
-        long off = 0;
-        if (s[5] != '\0') {
-            off = strtol(s + 6, &end, 10);
-            if ((s[5] != '+' && s[5] != '-') || end == s + 6 || *end != '\0')
-                return -1;
-            off = s[5] == '-' ? -off : off;
-        }
-        long signo = (min ? SIGRTMIN : SIGRTMAX) + off;
-        return signo >= SIGRTMIN && signo <= SIGRTMAX ? (int)signo : -1;
-    }
-    for (int i = 1; i < SIGRTMIN; i++) {
-        const char *abbrev = sigabbrev_np(i);
-        if (abbrev && strcasecmp(abbrev, s) == 0)
-            return i;
-    }
-    return -1;
-}
-
 static bool parse_bool(const char *s, bool *ret)
 {
     static const char *const yes[] = {"1", "yes", "true", "on"};
@@ -228,8 +199,8 @@ static int apply_environment(void)
     int signo = -1;
 
     if ((v = getenv("GMR_SIGNAL")) && *v) {
-        int s = parse_signal(v);
-        if (s < 0)
+        int s;
+        if (gmr__conf_parse_signal(v, &s) < 0)
             complain("GMR_SIGNAL", v, "not a signal name or number");
         else if (gmr_set_trigger_signal(s) < 0)
             complain("GMR_SIGNAL", v, "this signal cannot trigger reports");
