@@ -382,6 +382,21 @@ static int set_syscall(json_t *obj, long nr)
     return set_str(obj, "syscall", buf);
 }
 
+/* The system call's six arguments, as /proc/self/task/TID/syscall shows them (hex strings). */
+static int set_syscall_args(json_t *obj, const uint64_t args[6])
+{
+    json_t *list = json_array();
+    if (!list || json_object_set_new(obj, "syscall_args", list) < 0)
+        return -ENOMEM;
+    for (int i = 0; i < 6; i++) {
+        char buf[24];
+        snprintf(buf, sizeof(buf), "0x%" PRIx64, args[i]);
+        if (json_array_append_new(list, json_string(buf)) < 0)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
 /*
  * Code built with frame pointers computes its CFA from the frame pointer register, which the
  * quiet path does not know.  While a thread is blocked in a system call the register still
@@ -447,7 +462,8 @@ static int capture_quiet(struct report *rp, struct work *w)
         return 0;
     }
     rp->n_quiet++;
-    if (set_str(w->obj, "capture", "quiet") < 0 || set_syscall(w->obj, w->sc.nr) < 0)
+    if (set_str(w->obj, "capture", "quiet") < 0 || set_syscall(w->obj, w->sc.nr) < 0 ||
+        set_syscall_args(w->obj, w->sc.args) < 0)
         return -ENOMEM;
     return add_frames(rp, w->obj, &rp->res);
 }

@@ -9,6 +9,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "capture/locks.h"
 #include "capture/threads.h"
 #include "conf/conf-internal.h"
 #include "core/state.h"
@@ -139,6 +140,9 @@ static int builtin_section(json_t *report, const struct builtin *b, const struct
     if (!sec)
         return -ENOMEM;
     int r = b->fill(sec, c);
+    /* What blocked threads wait for, and deadlocks: a pass over the Threads model. */
+    if (r == 0 && b->flag == GMR_SECTION_THREADS)
+        r = gmr__locks_analyze(sec, report);
     if (r == -ENOMEM)
         return r;
     if (r < 0) {

@@ -80,4 +80,12 @@ void gmr__text_configuration(struct gmr__buf *out, const json_t *section);
 void gmr__text_processes(struct gmr__buf *out, const json_t *section);
 void gmr__text_diag(struct gmr__buf *out, const json_t *section);
 
+/*
+ * The lock analysis (docs/locks.md): gmr__text_deadlocks() writes the report's "deadlocks"
+ * under a banner (nothing when there are none); gmr__text_waiting_for() writes what @thread
+ * waits for ("mutex queue_lock (0x...), held by Thread #12 (worker)"), without a newline.
+ */
+void gmr__text_deadlocks(struct gmr__buf *out, const json_t *report);
+void gmr__text_waiting_for(struct gmr__buf *out, const json_t *thread);
+
 #endif /* GMR_RENDER_RENDER_H */

@@ -124,6 +124,11 @@ static void put_info(struct gmr__buf *out, const json_t *t)
                                 1000);
         gmr__buf_putc(out, '\n');
     }
+    if (json_is_object(json_object_get(t, "waiting_for"))) {
+        gmr__buf_puts(out, "waiting for = ");
+        gmr__text_waiting_for(out, t);
+        gmr__buf_putc(out, '\n');
+    }
     if (str(t, "note")) {
         gmr__buf_puts(out, "note = ");
         gmr__text_scalar(out, json_object_get(t, "note"), 2);
@@ -162,6 +167,10 @@ static void put_item_summary(struct gmr__buf *out, const json_t *t)
     if (str(t, "syscall")) {
         gmr__buf_puts(out, " in ");
         gmr__text_scalar(out, json_object_get(t, "syscall"), 2);
+    }
+    if (json_is_object(json_object_get(t, "waiting_for"))) {
+        gmr__buf_puts(out, ", waiting for ");
+        gmr__text_waiting_for(out, t);
     }
     if (str(t, "note")) {
         gmr__buf_puts(out, " (");

@@ -238,6 +238,7 @@ int gmr__render_text(const json_t *report, struct gmr__buf *out)
     if (json_is_object(header))
         gmr__text_kv(out, header, 0);
     gmr__buf_putc(out, '\n');
+    gmr__text_deadlocks(out, report);
 
     size_t i;
     const json_t *section;
