@@ -285,10 +285,54 @@ static enum lock_fn blocked_in(const json_t *frames, size_t *ret_user)
     return fn;
 }
 
+struct module_search {
+    uint64_t addr;
+    Dwfl_Module *found;
+};
+
+/* dwfl_getmodules() callback: stops at the module with a PT_LOAD segment covering the address. */
+static int module_covers(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr start,
+                         void *arg)
+{
+    (void)userdata;
+    (void)name;
+    (void)start;
+    struct module_search *ms = arg;
+    GElf_Addr bias;
+    Elf *elf = dwfl_module_getelf(mod, &bias);
+    size_t n;
+    if (!elf || elf_getphdrnum(elf, &n) != 0)
+        return DWARF_CB_OK;
+    for (size_t i = 0; i < n; i++) {
+        GElf_Phdr ph;
+        if (gelf_getphdr(elf, (int)i, &ph) && ph.p_type == PT_LOAD &&
+            ms->addr >= ph.p_vaddr + bias && ms->addr - (ph.p_vaddr + bias) < ph.p_memsz) {
+            ms->found = mod;
+            return DWARF_CB_ABORT;
+        }
+    }
+    return DWARF_CB_OK;
+}
+
+/*
+ * The module whose image holds @addr.  Modules are reported from /proc/self/maps, whose
+ * file-backed mappings end before a large .bss (the rest is an anonymous mapping), so the
+ * segments' memory sizes are checked too.
+ */
+static Dwfl_Module *data_module(Dwfl *dwfl, uint64_t addr)
+{
+    Dwfl_Module *mod = dwfl_addrmodule(dwfl, addr);
+    if (mod)
+        return mod;
+    struct module_search ms = {.addr = addr};
+    (void)dwfl_getmodules(dwfl, module_covers, &ms, 0);
+    return ms.found;
+}
+
 /* The name of the global object at @addr ("queue_lock", "table+0x40"), from .symtab. */
 static bool data_symbol(Dwfl *dwfl, uint64_t addr, char *buf, size_t size)
 {
-    Dwfl_Module *mod = dwfl ? dwfl_addrmodule(dwfl, addr) : NULL;
+    Dwfl_Module *mod = dwfl ? data_module(dwfl, addr) : NULL;
     if (!mod)
         return false;
     GElf_Off off = 0;
@@ -457,9 +501,10 @@ static json_t *lock_summary(const json_t *wait)
 static json_t *deadlock_entry(const struct node *nodes, int start)
 {
     json_t *d = json_object();
-    json_t *tids = json_array(), *locks = json_array(), *cycle = json_array();
-    if (!d || json_object_set_new(d, "threads", tids) < 0 ||
-        json_object_set_new(d, "locks", locks) < 0 || json_object_set_new(d, "cycle", cycle) < 0)
+    json_t *tids, *locks, *cycle;
+    if (!d || json_object_set_new(d, "threads", (tids = json_array())) < 0 ||
+        json_object_set_new(d, "locks", (locks = json_array())) < 0 ||
+        json_object_set_new(d, "cycle", (cycle = json_array())) < 0)
         goto fail;
     int i = start;
     do {
