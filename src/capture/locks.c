@@ -710,6 +710,24 @@ static int confirm(int dirfd, const json_t *deadlock)
     return ok ? 1 : 0;
 }
 
+/* Thread @tid of the section's array, which lists threads by ascending id; NULL if absent. */
+static const json_t *find_thread(const json_t *threads, json_int_t tid)
+{
+    size_t lo = 0, hi = json_array_size(threads);
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const json_t *t = json_array_get(threads, mid);
+        json_int_t v = json_integer_value(json_object_get(t, "tid"));
+        if (v == tid)
+            return t;
+        if (v < tid)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
 /* Sets "owner_name", or "owner_state" for an owner that is not a live thread of ours. */
 static int describe_owner(int dirfd, json_t *wait, const json_t *threads)
 {
@@ -717,18 +735,14 @@ static int describe_owner(int dirfd, json_t *wait, const json_t *threads)
     if (!json_is_integer(owner))
         return 0;
     json_int_t tid = json_integer_value(owner);
-    size_t i;
-    const json_t *t;
-    json_array_foreach(threads, i, t)
-    {
-        if (json_integer_value(json_object_get(t, "tid")) != tid)
-            continue;
+    const json_t *t = find_thread(threads, tid);
+    if (t) {
         const json_t *name = json_object_get(t, "name");
         if (json_is_string(name) && json_object_set(wait, "owner_name", (json_t *)name) < 0)
             return -ENOMEM;
         if (!str(t, "unavailable") || thread_alive(dirfd, (int)tid))
             return 0;
-        break; /* listed, but it exited during the report */
+        /* listed, but it exited during the report */
     }
     if (thread_alive(dirfd, (int)tid))
         return 0; /* started after the thread list was read */
