@@ -19,6 +19,9 @@ VICTIM_DIR = os.environ.get("GMR_VICTIM_DIR", ".")
 BUILD_DIR = os.environ.get("GMR_BUILD_DIR", ".")
 SOURCE_DIR = os.environ.get("GMR_SOURCE_DIR", ".")
 
+# Set by meson for sanitizer builds (see tests/integration/meson.build).
+SANITIZED = bool(os.environ.get("GMR_SANITIZED"))
+
 BANNER = "=" * 72
 
 
