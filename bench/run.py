@@ -2,16 +2,21 @@
 """Benchmark of the Threads section (a program, not a timed test).
 
 For each thread count N it starts bench/victim-bench with N threads parked 20 calls deep
-(blocked in read(), or spinning with --busy), then measures:
+(blocked in read(), or spinning with --busy) -- once with text reports (the default format of
+triggered reports) and once with JSON reports -- and measures:
   - signal-to-report-complete wall time of the first (cold) and second (warm) report: from
-    kill(SIGUSR2) until the whole JSON report has arrived on the victim's stderr;
-  - the Threads section's own time (its "stats.elapsed_us");
+    kill(SIGUSR2) until the whole report has arrived on the victim's stderr (JSON: the closing
+    brace; text: the last line of the System section, the last section);
+  - the Threads section's own time (its "stats.elapsed_us", from the JSON reports);
   - the longest time any thread spent in the capture handler ("stats.max_interrupted_ns");
   - peak extra RSS during the report: VmHWM after minus VmRSS before, with the high-water
-    mark reset through /proc/PID/clear_refs ("5") just before the signal;
+    mark reset through /proc/PID/clear_refs ("5") just before the signal (the larger of the
+    text and JSON victims' figures);
   - on the same process: `eu-stack -i -s -p PID` and `gdb -p PID -batch -ex 'thread apply
     all bt'` wall times (ptrace: run as root or with kernel.yama.ptrace_scope=0).
-Prints a markdown table.
+Prints a markdown table, after a line saying whether separate debug information under
+/usr/lib/debug was visible (to measure without it, run the script in a mount namespace with an
+empty directory bound over /usr/lib/debug).
 
 Usage: bench/run.py [--build DIR] [--sizes 10,100,1000,4000] [--variants blocked,busy]
                     [--no-peers]
@@ -21,6 +26,7 @@ import argparse
 import fcntl
 import json
 import os
+import re
 import select
 import shutil
 import signal
@@ -30,6 +36,7 @@ import time
 
 
 F_SETPIPE_SZ = 1031
+TEXT_END = re.compile(rb"\nswap_free = [0-9]+ kB\n\n$")
 
 
 def status_kib(pid, key):
@@ -41,8 +48,9 @@ def status_kib(pid, key):
 
 
 class Victim:
-    def __init__(self, exe, n, busy):
-        args = [exe, "--threads", str(n)] + (["--busy"] if busy else [])
+    def __init__(self, exe, n, busy, text):
+        self.text = text
+        args = [exe, "--threads", str(n)] + (["--busy"] if busy else []) + (["--text"] if text else [])
         self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE)
         self.pid = self.proc.pid
@@ -50,8 +58,15 @@ class Victim:
         if not line.startswith(b"READY"):
             raise RuntimeError("victim did not start: %r %r" % (line, self.proc.stderr.read()))
 
+    def complete(self, tail):
+        """True when @tail (the last bytes received) ends the report."""
+        if not self.text:
+            return tail.endswith(b"\n}\n")
+        # The text report's last section is System, whose last line is swap_free.
+        return TEXT_END.search(tail) is not None
+
     def report(self):
-        """Triggers one report; returns (seconds, parsed document, extra peak RSS in KiB)."""
+        """Triggers one report; returns (seconds, parsed document or text, extra peak RSS in KiB)."""
         with open("/proc/%d/clear_refs" % self.pid, "w") as f:
             f.write("5")
         rss_before = status_kib(self.pid, "VmRSS")
@@ -68,12 +83,13 @@ class Victim:
             if not chunk:
                 raise RuntimeError("victim closed stderr")
             chunks.append(chunk)
-            tail = (tail + chunk)[-3:]
-            if tail == b"\n}\n":
+            tail = (tail + chunk)[-64:]
+            if self.complete(tail):
                 break
         took = time.monotonic() - start
         hwm = status_kib(self.pid, "VmHWM")
-        doc = json.loads(b"".join(chunks))
+        data = b"".join(chunks)
+        doc = data.decode("utf-8", "replace") if self.text else json.loads(data)
         return took, doc, hwm - rss_before
 
     def stop(self):
@@ -106,6 +122,14 @@ def ms(s):
     return "%.1f" % (s * 1000) if s is not None else "n/a"
 
 
+def debuginfo_visible():
+    return os.path.isdir("/usr/lib/debug/.build-id") and bool(os.listdir("/usr/lib/debug/.build-id"))
+
+
+def ratio(a, b):
+    return "%.3f" % (a / b) if a is not None and b else "n/a"
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser()
@@ -118,14 +142,25 @@ def main():
     have_eu = shutil.which("eu-stack") and not args.no_peers
     have_gdb = shutil.which("gdb") and not args.no_peers
 
-    print("| N | threads | cold ms | warm ms | section cold/warm ms | quiet/signal | "
-          "longest interruption µs | peak extra RSS MiB | eu-stack -i -s ms | gdb bt ms | "
-          "ours (warm) / eu-stack | ours (warm) / gdb |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("separate debug information under /usr/lib/debug: %s" %
+          ("visible" if debuginfo_visible() else "not visible"))
+    print()
+    print("| N | threads | text cold ms | text warm ms | json cold ms | json warm ms | "
+          "section cold/warm ms | quiet/signal | longest interruption µs | "
+          "peak extra RSS MiB | eu-stack -i -s ms | gdb bt ms | text warm / eu-stack | "
+          "json warm / eu-stack | text warm / gdb |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     sys.stdout.flush()
     for variant in args.variants.split(","):
         for n in [int(x) for x in args.sizes.split(",")]:
-            v = Victim(exe, n, variant == "busy")
+            busy = variant == "busy"
+            v = Victim(exe, n, busy, True)
+            try:
+                tcold, _, trss1 = v.report()
+                twarm, _, trss2 = v.report()
+            finally:
+                v.stop()
+            v = Victim(exe, n, busy, False)
             try:
                 cold, doc1, rss1 = v.report()
                 warm, doc2, rss2 = v.report()
@@ -137,11 +172,13 @@ def main():
                              "thread apply all bt"]) if have_gdb else None
             finally:
                 v.stop()
-            print("| %d | %s | %s | %s | %.1f / %.1f | %d/%d | %.1f | %.1f | %s | %s | %s | %s |" % (
-                n, variant, ms(cold), ms(warm), s1["stats"]["elapsed_us"] / 1000.0,
-                st["elapsed_us"] / 1000.0, st["quiet"], st["signal"], longest / 1000.0,
-                max(rss1, rss2) / 1024.0, ms(eu), ms(gdb),
-                "%.3f" % (warm / eu) if eu else "n/a", "%.3f" % (warm / gdb) if gdb else "n/a"))
+            print("| %d | %s | %s | %s | %s | %s | %.1f / %.1f | %d/%d | %.1f | %.1f | %s | %s "
+                  "| %s | %s | %s |" % (
+                      n, variant, ms(tcold), ms(twarm), ms(cold), ms(warm),
+                      s1["stats"]["elapsed_us"] / 1000.0, st["elapsed_us"] / 1000.0,
+                      st["quiet"], st["signal"], longest / 1000.0,
+                      max(rss1, rss2, trss1, trss2) / 1024.0, ms(eu), ms(gdb),
+                      ratio(twarm, eu), ratio(warm, eu), ratio(twarm, gdb)))
             sys.stdout.flush()
 
 

@@ -1,9 +1,9 @@
 /*
  * Benchmark victim: N threads, each parked 20 calls deep in distinct functions (bench_depth_0
  * .. bench_depth_19), blocked in read() on a pipe -- or, with --busy, spinning there.  Reports
- * are JSON, triggered by SIGUSR2, written to stderr.  Prints READY when every thread is
- * parked; exits when stdin closes.
- *   victim-bench [--threads N] [--busy]
+ * are triggered by SIGUSR2 and written to stderr, as JSON or (--text) in the default text format.
+ * Prints READY when every thread is parked; exits when stdin closes.
+ *   victim-bench [--threads N] [--busy] [--text]
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -80,15 +80,18 @@ static void *worker(void *arg)
 int main(int argc, char **argv)
 {
     int nthreads = 10;
+    bool text = false;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
             nthreads = atoi(argv[++i]);
         else if (strcmp(argv[i], "--busy") == 0)
             busy = true;
+        else if (strcmp(argv[i], "--text") == 0)
+            text = true;
     }
     if (pipe(park_pipe) < 0)
         return 1;
-    gmr_set_format(GMR_FORMAT_JSON);
+    gmr_set_format(text ? GMR_FORMAT_TEXT : GMR_FORMAT_JSON);
     gmr_set_capture_timeout_ns(5000000000ull);
     int r = gmr_setup_autorun(NULL, NULL, "victim-bench");
     if (r < 0) {
