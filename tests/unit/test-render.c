@@ -191,6 +191,128 @@ static void test_text_every_allocation_failure_is_clean(void **state)
     json_decref(model);
 }
 
+/* jansson's own indented dump of @model, plus the newline the JSON view ends with. */
+static char *jansson_dump(const json_t *model)
+{
+    char *s = json_dumps(model, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    assert_non_null(s);
+    size_t n = strlen(s);
+    char *t = malloc(n + 2);
+    assert_non_null(t);
+    memcpy(t, s, n);
+    memcpy(t + n, "\n", 2);
+    free(s);
+    return t;
+}
+
+/*
+ * A model with what the JSON view must get right: hostile strings, numbers at their limits,
+ * empty and nested containers, and containers shared at several places and depths.
+ */
+static json_t *hostile_model(void)
+{
+    json_t *model = sample_model();
+    json_t *shared = json_pack("{s:s, s:i, s:b, s:[i, s]}", "pc", "0x7f10aa308f36", "line", 30,
+                               "inlined", 0, "list", 1, "two");
+    json_t *shared_list = json_pack("[s, {}, []]", "x");
+    json_t *strings = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "quote", "say \"hi\"", "backslash",
+        "C:\\temp\\", "controls", "\x01\x02\b\f\n\r\t\x1f\x7f end", "script",
+        "</script><script>alert(1)</script>", "unicode", "caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80",
+        "separators", "\xE2\x80\xA8\xE2\x80\xA9", "slash", "a/b//c", "empty", "");
+    json_object_set_new(strings, "nul inside", json_stringn("a\0b", 3));
+    json_object_set_new(strings, "key with \"quotes\"\n", json_string("v"));
+    json_t *numbers = json_pack("{s:I, s:I, s:i, s:f, s:f, s:f, s:f, s:n, s:b}", "max",
+                                (json_int_t)INT64_MAX, "min", (json_int_t)INT64_MIN, "zero", 0,
+                                "tenth", 0.1, "whole", 2.0, "big", 1e300, "tiny", -5e-324,
+                                "null", "true", 1);
+    json_t *threads = json_array();
+    for (int i = 0; i < 3; i++) {
+        json_t *frames = json_array();
+        json_array_append(frames, shared);
+        json_array_append(frames, shared);
+        json_array_append_new(threads, json_pack("{s:i, s:o}", "tid", 100 + i, "frames", frames));
+    }
+    /* The same containers one level up and at the top: other indentation. */
+    json_t *sec = gmr__model_section(model, "Hostile", "kv");
+    json_object_set_new(sec, "data", json_pack("{s:o, s:o, s:o, s:O, s:O, s:[O, O]}", "strings",
+                                               strings, "numbers", numbers, "threads", threads,
+                                               "shared", shared, "shared_list", shared_list,
+                                               "nested", shared_list, shared));
+    json_object_set(model, "shared_at_top", shared);
+    json_decref(shared);
+    json_decref(shared_list);
+    return model;
+}
+
+static void test_json_matches_jansson_for_hostile_model(void **state)
+{
+    (void)state;
+    json_t *model = hostile_model();
+    struct gmr__buf js = GMR_BUF_INIT;
+    assert_int_equal(gmr__render_json(model, &js), 0);
+    char *expected = jansson_dump(model);
+    assert_string_equal(js.data, expected);
+    free(expected);
+
+    json_error_t err;
+    json_t *loaded = json_loads(js.data, JSON_ALLOW_NUL, &err);
+    assert_non_null(loaded);
+    assert_true(json_equal(loaded, model));
+    json_decref(loaded);
+    gmr__buf_done(&js);
+    json_decref(model);
+}
+
+static void test_json_replaces_invalid_utf8(void **state)
+{
+    (void)state;
+    /* Strings made without jansson's check: a lone continuation byte, an overlong form, a
+     * surrogate, a cut sequence; each bad byte becomes U+FFFD. */
+    json_t *model = json_object();
+    json_object_set_new(model, "bad", json_stringn_nocheck("a\x80z\xC0\xAF\xED\xA0\x80\xE2\x82", 10));
+    json_object_set_new(model, "good", json_string("ok \xC3\xA9"));
+    struct gmr__buf js = GMR_BUF_INIT;
+    assert_int_equal(gmr__render_json(model, &js), 0);
+    json_error_t err;
+    json_t *loaded = json_loads(js.data, 0, &err);
+    assert_non_null(loaded);
+    const char *fffd = "\xEF\xBF\xBD";
+    char want[64];
+    snprintf(want, sizeof(want), "a%sz%s%s%s%s%s%s%s", fffd, fffd, fffd, fffd, fffd, fffd, fffd,
+             fffd);
+    assert_string_equal(json_string_value(json_object_get(loaded, "bad")), want);
+    assert_string_equal(json_string_value(json_object_get(loaded, "good")), "ok \xC3\xA9");
+    json_decref(loaded);
+    gmr__buf_done(&js);
+    json_decref(model);
+}
+
+static void test_json_every_allocation_failure_is_clean(void **state)
+{
+    (void)state;
+    json_t *model = hostile_model();
+    for (long n = 0;; n++) {
+        struct gmr__buf out = GMR_BUF_INIT;
+        gmr__alloc_fail_after(n);
+        int r = gmr__render_json(model, &out);
+        gmr__alloc_fail_after(-1);
+        if (r == 0) {
+            json_error_t err;
+            json_t *loaded = json_loads(out.data, JSON_ALLOW_NUL, &err);
+            assert_non_null(loaded);
+            assert_true(json_equal(loaded, model));
+            json_decref(loaded);
+        }
+        gmr__buf_done(&out);
+        if (r == 0)
+            break;
+        assert_int_equal(r, -ENOMEM);
+        assert_true(n < 100);
+    }
+    json_decref(model);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -201,6 +323,9 @@ int main(void)
         cmocka_unit_test(test_banner_is_72_columns_and_centered),
         cmocka_unit_test(test_text_reals_in_shortest_round_trip_form),
         cmocka_unit_test(test_text_every_allocation_failure_is_clean),
+        cmocka_unit_test(test_json_matches_jansson_for_hostile_model),
+        cmocka_unit_test(test_json_replaces_invalid_utf8),
+        cmocka_unit_test(test_json_every_allocation_failure_is_clean),
     };
     return cmocka_run_group_tests_name("render", tests, NULL, NULL);
 }
