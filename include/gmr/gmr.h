@@ -398,6 +398,180 @@ GMR_EXPORT int gmr_writer_begin_list(gmr_writer *w, const char *key);
 GMR_EXPORT int gmr_writer_end(gmr_writer *w);
 
 /* ------------------------------------------------------------------------------------------
+ * Green threads
+ *
+ * Coroutines ("green threads") run on an OS thread's stack only while they run; suspended,
+ * their stacks are invisible to the Threads section.  Register each coroutine and tell libgmr
+ * when it runs and when it is suspended: the Green Threads section then shows every suspended
+ * coroutine's stack, unwound and symbolized like a thread's, and for a running one the thread
+ * it runs on.  A scheduler built on swapcontext(3):
+ *
+ *     gmr_coro *g;
+ *     gmr_coro_register("fetcher", 0, stack, stack_size, &g);  // when the coroutine is created
+ *     ...
+ *     gmr_coro_running(g);                          // just before switching to it
+ *     swapcontext(&sched_ctx, &co->ctx);            // it runs until it yields back
+ *     gmr_coro_suspended(g, &co->ctx);              // back in the scheduler: its context is saved
+ *     ...
+ *     gmr_coro_unregister(g);                       // before its stack is freed or reused
+ *
+ * A hand-written context switch passes the saved stack pointer, resume address and frame
+ * pointer instead: gmr_coro_suspended_regs(), or gmr_coro_suspended_regs_full() with the
+ * callee-saved registers.
+ *
+ * The rules that keep reports exact:
+ *  - Mark a coroutine suspended only once its context is completely saved: from the code that
+ *    runs after the switch away from it (the scheduler, or the coroutine switched to), never
+ *    just before the switch.  Mark it running before switching to it.
+ *  - While it is registered and marked suspended, the saved context (the ucontext_t, or the
+ *    stack words the registers point into) and its stack must stay as the switch left them.
+ *    Any change is announced first by one of the calls below (running, suspended, unregister).
+ *  - Calls on one handle are made by one thread at a time (the scheduler's order does that);
+ *    different handles may be used from different threads at once.
+ *
+ * Cost: registration and state changes never lock, allocate (except when registration grows
+ * the pool) or make system calls: a state change is a handful of stores, a few nanoseconds
+ * (bench/bench-coro.c measures it).  The reporter reads a suspended coroutine's context and stack with
+ * reads that cannot fault, and checks a change counter that every call above advances,
+ * before and after: a coroutine that was switched, unregistered or freed meanwhile is shown
+ * without a stack, never with stale or foreign frames, and the report never crashes.
+ * ------------------------------------------------------------------------------------------ */
+
+/* A registered coroutine; opaque.  Handles come from gmr_coro_register(). */
+typedef struct gmr_coro gmr_coro;
+
+/* Coroutines that can be registered at once. */
+#define GMR_CORO_MAX (1u << 20)
+/* Longest name kept, in bytes; longer names are cut. */
+#define GMR_CORO_NAME_MAX 47
+
+/*
+ * gmr_coro_register() - add a coroutine to the Green Threads section.
+ * @name:       shown in the report; copied (at most GMR_CORO_NAME_MAX bytes); may be NULL
+ * @id:         your identifier for it, shown in the report; 0 to let libgmr number it (the
+ *              registration's sequence number, starting at 1)
+ * @stack:      lowest address of its stack; borrowed, only read while it is suspended; NULL
+ *              when unknown (then up to 256 KiB above the saved stack pointer are read)
+ * @stack_size: size of the stack in bytes; 0 when unknown
+ * @ret:        the new handle, set on success; valid until gmr_coro_unregister()
+ *
+ * The coroutine starts in the state "new" (shown without a stack) until the first
+ * gmr_coro_running() or gmr_coro_suspended*() call.  Works with or without
+ * gmr_setup_autorun(), before and after it; gmr_write_report() shows the section too.
+ *
+ * Return: 0; -EINVAL (NULL @ret, or @stack_size without @stack); -ENOSPC (GMR_CORO_MAX
+ *         coroutines registered); -ENOMEM (the pool could not grow).
+ * Context: caller context, MT-safe, lock-free.  Since: 0.1.
+ */
+GMR_EXPORT int gmr_coro_register(const char *name, uint64_t id, void *stack, size_t stack_size,
+                                 gmr_coro **ret);
+
+/*
+ * gmr_coro_unregister() - remove a coroutine from the report.
+ * @c: a registered handle, or NULL (does nothing)
+ *
+ * Call it before the coroutine's stack or saved context is freed or reused.  A report
+ * running at that moment shows the coroutine without a stack, or not at all.  The handle must
+ * not be used afterwards; its memory is recycled for later registrations, never freed.
+ *
+ * Context: caller context, MT-safe, lock-free.  Since: 0.1.
+ */
+GMR_EXPORT void gmr_coro_unregister(gmr_coro *c);
+
+/*
+ * gmr_coro_running() - the coroutine runs (or is about to run) on the calling thread.
+ * @c: a registered handle, or NULL (does nothing)
+ *
+ * Call it on the thread the coroutine will run on, before switching to it.  The report shows
+ * a running coroutine with that thread's id: its frames are in that thread's stack, in the
+ * Threads section.
+ *
+ * Context: caller context, lock-free, no system call (but one gettid() per thread, the
+ *          first time); async-signal-safe.  Since: 0.1.
+ */
+GMR_EXPORT void gmr_coro_running(gmr_coro *c);
+
+/*
+ * gmr_coro_suspended() - the coroutine is suspended in a context saved by swapcontext(3) or
+ * getcontext(3).
+ * @c:        a registered handle, or NULL (does nothing)
+ * @ucontext: a ucontext_t * (declared void * so this header does not need <ucontext.h>);
+ *            borrowed: it must stay valid and unchanged until the next call on @c; NULL
+ *            when the context is not known (the report then shows no stack)
+ *
+ * Call it after the switch away from the coroutine completed (see the rules above).  The
+ * context's saved stack pointer and registers are read when a report is written; for a
+ * context saved by swapcontext() the program counter is the return address into the
+ * coroutine's caller of swapcontext(), and the report shows that caller as its first frame.
+ * A context made by makecontext(3) that has not run yet may be given too: its program
+ * counter is the entry function's first instruction, which is recognised.
+ *
+ * Context: caller context, lock-free, no system call; async-signal-safe.  Since: 0.1.
+ */
+GMR_EXPORT void gmr_coro_suspended(gmr_coro *c, const void *ucontext);
+
+/*
+ * gmr_coro_suspended_regs() - the coroutine is suspended by a hand-written context switch.
+ * @c:  a registered handle, or NULL (does nothing)
+ * @sp: its stack pointer at the point it resumes
+ * @pc: where it resumes: the return address of the call to the switch routine (the word that
+ *      call pushed on x86_64; the link register on aarch64), with @sp the stack pointer after
+ *      that call returns (on x86_64, the stack pointer on entry to the routine + 8)
+ * @fp: its frame pointer there (rbp on x86_64, x29 on aarch64); 0 when unknown
+ *
+ * The values are copied.  Code built without frame pointers unwinds from @sp and @pc alone;
+ * to also let the report follow frames that keep their frame address in other callee-saved
+ * registers, or a @pc that is an exact resume address, use gmr_coro_suspended_regs_full().
+ * The stack words above @sp must stay unchanged while it is suspended.
+ *
+ * Context: caller context, lock-free, no system call; async-signal-safe.  Since: 0.1.
+ */
+GMR_EXPORT void gmr_coro_suspended_regs(gmr_coro *c, uintptr_t sp, uintptr_t pc, uintptr_t fp);
+
+/* Flags of struct gmr_coro_regs. */
+enum gmr_coro_regs_flags {
+    /* @pc is the exact instruction the coroutine resumes at (a label in the switch routine),
+     * not a return address */
+    GMR_CORO_PC_EXACT = 1u << 0,
+};
+
+/* Callee-saved registers struct gmr_coro_regs can carry. */
+#define GMR_CORO_CALLEE_SAVED_MAX 12
+
+/*
+ * struct gmr_coro_regs - a suspended coroutine's registers, for gmr_coro_suspended_regs_full().
+ * @size:           sizeof(struct gmr_coro_regs); later versions may append members
+ * @flags:          GMR_CORO_* flags ORed together
+ * @sp, @pc, @fp:   as for gmr_coro_suspended_regs()
+ * @n_callee_saved: how many of @callee_saved are valid (0..GMR_CORO_CALLEE_SAVED_MAX); the
+ *                  registers in this order:
+ *                    x86_64:  rbx, r12, r13, r14, r15
+ *                    aarch64: x19, x20, ..., x28
+ *                  (more than the architecture has are ignored)
+ * @callee_saved:   their values at the resume point
+ */
+struct gmr_coro_regs {
+    size_t size;
+    unsigned flags;
+    unsigned n_callee_saved;
+    uintptr_t sp;
+    uintptr_t pc;
+    uintptr_t fp;
+    uintptr_t callee_saved[GMR_CORO_CALLEE_SAVED_MAX];
+};
+
+/*
+ * gmr_coro_suspended_regs_full() - gmr_coro_suspended_regs() with flags and callee-saved
+ * registers.
+ * @c:    a registered handle, or NULL (does nothing)
+ * @regs: copied; @regs->size must be set (a smaller size from an older header is accepted);
+ *        NULL or a size too small for @fp leaves @c unchanged
+ *
+ * Context: caller context, lock-free, no system call; async-signal-safe.  Since: 0.1.
+ */
+GMR_EXPORT void gmr_coro_suspended_regs_full(gmr_coro *c, const struct gmr_coro_regs *regs);
+
+/* ------------------------------------------------------------------------------------------
  * Control socket, signal hand-over and saved reports
  * ------------------------------------------------------------------------------------------ */
 

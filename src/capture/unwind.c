@@ -59,6 +59,8 @@ static bool read_word(struct unwind_ctx *c, uint64_t addr, Dwarf_Word *result)
         memcpy(result, m->data + (addr - m->addr), sizeof(*result));
         return true;
     }
+    if (m && m->no_live)
+        return false;
     uint64_t page = addr & ~(uint64_t)(LIVE_PAGE_SIZE - 1);
     uint64_t off = addr - page;
     if (off + sizeof(*result) > LIVE_PAGE_SIZE) {

@@ -13,11 +13,16 @@
 
 #include "capture/capture.h"
 
-/* Stack bytes known for the thread: [addr, addr + len).  Other addresses are read live. */
+/*
+ * Stack bytes known for the thread: [addr, addr + len).  Other addresses are read live, unless
+ * @no_live: then a read outside the bytes fails and ends the walk (a suspended coroutine's
+ * stack is only trusted as it was copied).
+ */
 struct gmr__unwind_mem {
     uint64_t addr;
     const unsigned char *data; /* borrowed */
     size_t len;
+    bool no_live;
 };
 
 struct gmr__unwind_frame {

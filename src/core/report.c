@@ -9,6 +9,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "capture/coro.h"
 #include "capture/locks.h"
 #include "capture/threads.h"
 #include "conf/conf-internal.h"
@@ -89,6 +90,12 @@ static int fill_threads(json_t *sec, const struct build_ctx *c)
     return gmr__threads_section(sec, self, c->settings->group_threads);
 }
 
+static int fill_green_threads(json_t *sec, const struct build_ctx *c)
+{
+    (void)c;
+    return gmr__coro_section(sec);
+}
+
 static int fill_processes(json_t *sec, const struct build_ctx *c)
 {
     (void)c;
@@ -123,6 +130,7 @@ static const struct builtin {
     int (*fill)(json_t *section, const struct build_ctx *c);
 } builtins[] = {
     {GMR_SECTION_THREADS, "Threads", "threads", false, fill_threads},
+    {GMR_SECTION_GREEN_THREADS, "Green Threads", "green_threads", false, fill_green_threads},
     {GMR_SECTION_PROCESSES, "Processes", "processes", false, fill_processes},
     {GMR_SECTION_CONFIGURATION, "Configuration", "configuration", true, fill_configuration},
     {GMR_SECTION_ENVIRONMENT, "Environment", "environment", false, fill_environment},

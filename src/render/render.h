@@ -76,6 +76,7 @@ void gmr__text_banner(struct gmr__buf *out, char fill, const char *title);
 void gmr__text_kv(struct gmr__buf *out, const json_t *data, int indent);
 void gmr__text_scalar(struct gmr__buf *out, const json_t *value, int indent);
 void gmr__text_threads(struct gmr__buf *out, const json_t *section);
+void gmr__text_green_threads(struct gmr__buf *out, const json_t *section);
 void gmr__text_configuration(struct gmr__buf *out, const json_t *section);
 void gmr__text_processes(struct gmr__buf *out, const json_t *section);
 void gmr__text_diag(struct gmr__buf *out, const json_t *section);
@@ -85,6 +86,12 @@ void gmr__text_diag(struct gmr__buf *out, const json_t *section);
  * under a banner (nothing when there are none); gmr__text_waiting_for() writes what @thread
  * waits for ("mutex queue_lock (0x...), held by Thread #12 (worker)"), without a newline.
  */
+/*
+ * gmr__text_frames() - the frame lines of @obj (a thread or a coroutine: its "frames",
+ * "more_frames", "more_frames_exact" and "unwind_error"), as the Threads section shows them.
+ */
+void gmr__text_frames(struct gmr__buf *out, const json_t *obj);
+
 void gmr__text_deadlocks(struct gmr__buf *out, const json_t *report);
 void gmr__text_waiting_for(struct gmr__buf *out, const json_t *thread);
 

@@ -191,6 +191,7 @@ struct section_view {
 static const struct section_view views[] = {
     {"kv", text_generic},
     {"threads", gmr__text_threads},
+    {"green_threads", gmr__text_green_threads},
     {"configuration", gmr__text_configuration},
     {"processes", gmr__text_processes},
     {"environment", gmr__text_diag},

@@ -14,6 +14,8 @@
 #define GMR_UNUSED   __attribute__((unused))
 #define GMR_NOINLINE __attribute__((noinline))
 #define GMR_INTERNAL __attribute__((visibility("hidden")))
+/* Thread-local variables reached without __tls_get_addr (which may allocate): signal-safe. */
+#define GMR_TLS_INITIAL_EXEC __attribute__((tls_model("initial-exec")))
 
 /* Public entry points check their arguments with this; the one macro that returns. */
 #define GMR_RETURN_IF(cond, err)                                                                   \
