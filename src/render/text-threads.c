@@ -3,10 +3,14 @@
  * oslo.reports' "------  Thread #TID (name)  ------" banner: a line of state, one of how the
  * stack was captured, then one line per frame with the source line under it when the model
  * has it.  With "group_identical", threads with the same frames share one block.
+ *
+ * Threads with the same frames share the frame objects in the model (docs/threads.md), so the
+ * line of a shared frame is written once per report and copied where it recurs.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -25,50 +29,153 @@ static const char *base_name(const char *path)
     return slash && slash[1] ? slash + 1 : path;
 }
 
-static void put_frames(struct gmr__buf *out, const json_t *t)
+/* Where the text of a shared frame (after its number) already is in the output. */
+struct frame_memo_entry {
+    const json_t *frame; /* borrowed; NULL: empty slot */
+    size_t off;
+    size_t len;
+};
+
+/* The frames written so far in one rendering of the section. */
+struct frame_memo {
+    struct frame_memo_entry *slots; /* owned; NULL until a shared frame is written */
+    size_t cap;                     /* power of two */
+    size_t used;
+};
+
+static void frame_memo_done(struct frame_memo *m)
+{
+    gmr__free(m->slots);
+    m->slots = NULL;
+    m->cap = m->used = 0;
+}
+
+static size_t frame_hash(const json_t *frame, size_t mask)
+{
+    return (size_t)(((uint64_t)(uintptr_t)frame * 0x9E3779B97F4A7C15ull) >> 24) & mask;
+}
+
+static const struct frame_memo_entry *frame_memo_find(const struct frame_memo *m,
+                                                      const json_t *frame)
+{
+    if (!m || !m->slots)
+        return NULL;
+    for (size_t i = frame_hash(frame, m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+        if (m->slots[i].frame == frame)
+            return &m->slots[i];
+        if (!m->slots[i].frame)
+            return NULL;
+    }
+}
+
+/* Remembers a frame's text; when the table cannot grow, the frame is just not remembered. */
+static void frame_memo_add(struct frame_memo *m, const struct frame_memo_entry *e)
+{
+    if ((m->used + 1) * 2 > m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 64;
+        struct frame_memo_entry *slots = gmr__calloc(cap, sizeof(*slots));
+        if (!slots)
+            return;
+        for (size_t i = 0; i < m->cap; i++) {
+            if (!m->slots[i].frame)
+                continue;
+            size_t j = frame_hash(m->slots[i].frame, cap - 1);
+            while (slots[j].frame)
+                j = (j + 1) & (cap - 1);
+            slots[j] = m->slots[i];
+        }
+        gmr__free(m->slots);
+        m->slots = slots;
+        m->cap = cap;
+    }
+    size_t i = frame_hash(e->frame, m->cap - 1);
+    while (m->slots[i].frame)
+        i = (i + 1) & (m->cap - 1);
+    m->slots[i] = *e;
+    m->used++;
+}
+
+/* One frame's line (after "#N "), and its source line when the model has it. */
+static void put_frame_text(struct gmr__buf *out, const json_t *f)
+{
+    const char *pc = str(f, "pc");
+    const char *fn = str(f, "function");
+    const char *file = str(f, "file");
+    const char *module = str(f, "module");
+    const char *offset = str(f, "offset");
+    json_int_t line = json_integer_value(json_object_get(f, "line"));
+    gmr__text_scalar(out, json_object_get(f, "pc"), 4);
+    if (!pc)
+        gmr__buf_puts(out, "?");
+    gmr__buf_puts(out, " in ");
+    if (fn)
+        gmr__text_scalar(out, json_object_get(f, "function"), 4);
+    else
+        gmr__buf_puts(out, "??");
+    if (file) {
+        gmr__buf_puts(out, " (");
+        gmr__text_scalar(out, json_object_get(f, "file"), 4);
+        if (line > 0)
+            gmr__buf_printf(out, ":%" JSON_INTEGER_FORMAT, line);
+        gmr__buf_putc(out, ')');
+    }
+    if (module) {
+        json_t *m = json_string(base_name(module));
+        gmr__buf_puts(out, " [");
+        gmr__text_scalar(out, m, 4);
+        json_decref(m);
+        if (offset)
+            gmr__buf_printf(out, "+%s", offset);
+        gmr__buf_putc(out, ']');
+    }
+    if (json_is_true(json_object_get(f, "inlined")))
+        gmr__buf_puts(out, " [inlined]");
+    gmr__buf_putc(out, '\n');
+    if (str(f, "source")) {
+        gmr__buf_puts(out, "    `");
+        gmr__text_scalar(out, json_object_get(f, "source"), 4);
+        gmr__buf_puts(out, "`\n");
+    }
+}
+
+/* "  #N   " as "  #%-3zu " writes it. */
+static void put_frame_number(struct gmr__buf *out, size_t i)
+{
+    char num[32];
+    char *p = num + sizeof(num);
+    size_t digits = 0;
+    do {
+        *--p = (char)('0' + i % 10);
+        i /= 10;
+        digits++;
+    } while (i);
+    gmr__buf_append(out, "  #", 3);
+    gmr__buf_append(out, p, digits);
+    gmr__buf_repeat(out, ' ', digits < 3 ? 4 - digits : 1);
+}
+
+/* The frames of thread (or group) @t; @memo (may be NULL) shares the text of shared frames. */
+static void put_frames(struct gmr__buf *out, const json_t *t, struct frame_memo *memo)
 {
     size_t i;
     const json_t *f;
     json_array_foreach(json_object_get(t, "frames"), i, f)
     {
-        const char *pc = str(f, "pc");
-        const char *fn = str(f, "function");
-        const char *file = str(f, "file");
-        const char *module = str(f, "module");
-        const char *offset = str(f, "offset");
-        json_int_t line = json_integer_value(json_object_get(f, "line"));
-        gmr__buf_printf(out, "  #%-3zu ", i);
-        gmr__text_scalar(out, json_object_get(f, "pc"), 4);
-        if (!pc)
-            gmr__buf_puts(out, "?");
-        gmr__buf_puts(out, " in ");
-        if (fn)
-            gmr__text_scalar(out, json_object_get(f, "function"), 4);
-        else
-            gmr__buf_puts(out, "??");
-        if (file) {
-            gmr__buf_puts(out, " (");
-            gmr__text_scalar(out, json_object_get(f, "file"), 4);
-            if (line > 0)
-                gmr__buf_printf(out, ":%" JSON_INTEGER_FORMAT, line);
-            gmr__buf_putc(out, ')');
+        put_frame_number(out, i);
+        const struct frame_memo_entry *e = frame_memo_find(memo, f);
+        if (e && !out->error) {
+            /* Room first: growing the buffer may move the bytes being copied. */
+            size_t at = out->len;
+            gmr__buf_repeat(out, ' ', e->len);
+            if (!out->error)
+                memcpy(out->data + at, out->data + e->off, e->len);
+            continue;
         }
-        if (module) {
-            json_t *m = json_string(base_name(module));
-            gmr__buf_puts(out, " [");
-            gmr__text_scalar(out, m, 4);
-            json_decref(m);
-            if (offset)
-                gmr__buf_printf(out, "+%s", offset);
-            gmr__buf_putc(out, ']');
-        }
-        if (json_is_true(json_object_get(f, "inlined")))
-            gmr__buf_puts(out, " [inlined]");
-        gmr__buf_putc(out, '\n');
-        if (str(f, "source")) {
-            gmr__buf_puts(out, "    `");
-            gmr__text_scalar(out, json_object_get(f, "source"), 4);
-            gmr__buf_puts(out, "`\n");
+        size_t start = out->len;
+        put_frame_text(out, f);
+        if (memo && f->refcount > 1 && !out->error) {
+            struct frame_memo_entry ne = {.frame = f, .off = start, .len = out->len - start};
+            frame_memo_add(memo, &ne);
         }
     }
     json_int_t more = json_integer_value(json_object_get(t, "more_frames"));
@@ -141,13 +248,13 @@ static void put_info(struct gmr__buf *out, const json_t *t)
     }
 }
 
-static void put_thread(struct gmr__buf *out, const json_t *t)
+static void put_thread(struct gmr__buf *out, const json_t *t, struct frame_memo *memo)
 {
     char title[128];
     thread_title(title, sizeof(title), t);
     gmr__text_banner(out, '-', title);
     put_info(out, t);
-    put_frames(out, t);
+    put_frames(out, t, memo);
     gmr__buf_putc(out, '\n');
 }
 
@@ -203,37 +310,70 @@ static char *stack_key(const json_t *t)
     return gmr__buf_steal(&b, NULL);
 }
 
-static void put_grouped(struct gmr__buf *out, const json_t *threads)
+/* FNV-1a. */
+static uint64_t key_hash(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+    return h;
+}
+
+/*
+ * Threads with identical stacks in one block, at the place of the first of them.  Threads are
+ * grouped through a hash table of their stack keys: linear in the number of threads (comparing
+ * every pair of keys took seconds for thousands of threads with distinct stacks).
+ */
+static void put_grouped(struct gmr__buf *out, const json_t *threads, struct frame_memo *memo)
 {
     size_t n = json_array_size(threads);
+    size_t cap = 16;
+    while (cap < 2 * n)
+        cap *= 2;
     char **keys = gmr__calloc(n ? n : 1, sizeof(*keys));
-    bool *done = gmr__calloc(n ? n : 1, sizeof(*done));
-    if (!keys || !done) {
-        gmr__free(keys);
-        gmr__free(done);
+    size_t *next = gmr__calloc(n ? n : 1, sizeof(*next)); /* next member of i's group, or n */
+    size_t *last = gmr__calloc(n ? n : 1, sizeof(*last)); /* a group leader's last member */
+    size_t *count = gmr__calloc(n ? n : 1, sizeof(*count)); /* a group leader's members */
+    bool *member = gmr__calloc(n ? n : 1, sizeof(*member)); /* in a group, not its leader */
+    size_t *table = gmr__malloc(cap * sizeof(*table));      /* leaders by key; n: empty */
+    if (!keys || !next || !last || !count || !member || !table) {
         out->error = out->error ? out->error : -ENOMEM;
-        return;
+        goto out;
     }
-    for (size_t i = 0; i < n; i++)
-        keys[i] = stack_key(json_array_get(threads, i));
+    for (size_t k = 0; k < cap; k++)
+        table[k] = n;
     for (size_t i = 0; i < n; i++) {
-        if (done[i])
+        keys[i] = stack_key(json_array_get(threads, i));
+        next[i] = n;
+        last[i] = i;
+        count[i] = 1;
+        if (!keys[i])
+            continue;
+        size_t k = (size_t)key_hash(keys[i]) & (cap - 1);
+        while (table[k] != n && strcmp(keys[table[k]], keys[i]) != 0)
+            k = (k + 1) & (cap - 1);
+        if (table[k] == n) {
+            table[k] = i;
+            continue;
+        }
+        size_t lead = table[k];
+        next[last[lead]] = i;
+        last[lead] = i;
+        count[lead]++;
+        member[i] = true;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (member[i])
             continue;
         const json_t *t = json_array_get(threads, i);
-        size_t count = 1;
-        for (size_t j = i + 1; keys[i] && j < n; j++)
-            count += !done[j] && keys[j] && strcmp(keys[i], keys[j]) == 0;
-        if (count == 1) {
-            put_thread(out, t);
+        if (count[i] == 1) {
+            put_thread(out, t, memo);
             continue;
         }
         char title[64];
-        snprintf(title, sizeof(title), "%zu threads with this stack", count);
+        snprintf(title, sizeof(title), "%zu threads with this stack", count[i]);
         gmr__text_banner(out, '-', title);
-        for (size_t j = i; j < n; j++) {
-            if (j != i && (done[j] || !keys[j] || strcmp(keys[i], keys[j]) != 0))
-                continue;
-            done[j] = true;
+        for (size_t j = i; j < n; j = next[j]) {
             const json_t *u = json_array_get(threads, j);
             thread_title(title, sizeof(title), u);
             gmr__buf_puts(out, "- ");
@@ -241,13 +381,18 @@ static void put_grouped(struct gmr__buf *out, const json_t *threads)
             put_item_summary(out, u);
             gmr__buf_putc(out, '\n');
         }
-        put_frames(out, t);
+        put_frames(out, t, memo);
         gmr__buf_putc(out, '\n');
     }
-    for (size_t i = 0; i < n; i++)
+out:
+    for (size_t i = 0; keys && i < n; i++)
         gmr__free(keys[i]);
     gmr__free(keys);
-    gmr__free(done);
+    gmr__free(next);
+    gmr__free(last);
+    gmr__free(count);
+    gmr__free(member);
+    gmr__free(table);
 }
 
 void gmr__text_threads(struct gmr__buf *out, const json_t *section)
@@ -270,22 +415,19 @@ void gmr__text_threads(struct gmr__buf *out, const json_t *section)
         gmr__buf_putc(out, '\n');
     }
     gmr__buf_putc(out, '\n');
+    struct frame_memo memo = {0};
     if (json_is_true(json_object_get(section, "group_identical"))) {
-        put_grouped(out, threads);
+        put_grouped(out, threads, &memo);
     } else {
         size_t i;
         const json_t *t;
         json_array_foreach(threads, i, t)
         {
-            put_thread(out, t);
+            put_thread(out, t, &memo);
         }
     }
+    frame_memo_done(&memo);
     json_int_t hidden = json_integer_value(json_object_get(section, "threads_not_shown"));
     if (hidden > 0)
         gmr__buf_printf(out, "... %" JSON_INTEGER_FORMAT " more threads not shown\n", hidden);
-}
-
-void gmr__text_frames(struct gmr__buf *out, const json_t *obj)
-{
-    put_frames(out, obj);
 }

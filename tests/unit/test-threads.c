@@ -297,6 +297,71 @@ static void test_text_groups_identical_stacks(void **state)
     json_decref(sec);
 }
 
+/*
+ * The live model shares frame objects between threads (and the view copies the text of a
+ * shared frame): the text must be the same as for unshared copies.
+ */
+static void test_text_of_shared_frames_equals_unshared(void **state)
+{
+    (void)state;
+    for (int group = 0; group < 2; group++) {
+        json_t *sec = sample_section(group);
+        char *want = render(sec);
+        json_t *threads = json_object_get(sec, "threads");
+        json_t *shared = json_object_get(json_array_get(threads, 2), "frames");
+        for (size_t i = 3; i < 5; i++) {
+            json_t *frames = json_array();
+            for (size_t k = 0; k < json_array_size(shared); k++)
+                json_array_append(frames, json_array_get(shared, k));
+            json_object_set_new(json_array_get(threads, i), "frames", frames);
+        }
+        char *text = render(sec);
+        assert_string_equal(text, want);
+        gmr__free(text);
+        gmr__free(want);
+        json_decref(sec);
+    }
+}
+
+/* Groups form around their first thread, whatever lies between their members. */
+static void test_text_groups_interleaved_stacks(void **state)
+{
+    (void)state;
+    json_t *sec = json_pack("{s:s, s:s, s:b}", "title", "Threads", "type", "threads",
+                            "group_identical", 1);
+    json_t *threads = json_array();
+    json_object_set_new(sec, "threads", threads);
+    const char stacks[] = "ABACBD";
+    for (int i = 0; stacks[i]; i++) {
+        char name[16], fn[16];
+        snprintf(name, sizeof(name), "t%d", i);
+        snprintf(fn, sizeof(fn), "wait_%c", stacks[i]);
+        json_t *t = thread(100 + i, name, "sleeping", "quiet");
+        json_t *frames = json_array();
+        json_array_append_new(frames, frame("0x1000", fn, NULL, 0, "/usr/bin/app", "0x1000", false,
+                                            NULL));
+        json_object_set_new(t, "frames", frames);
+        json_array_append_new(threads, t);
+    }
+    char *text = render(sec);
+    const char *a = strstr(text, "2 threads with this stack ");
+    assert_non_null(a);
+    assert_non_null(strstr(a, "- Thread #100 (t0): sleeping, quiet\n"
+                              "- Thread #102 (t2): sleeping, quiet\n"
+                              "  #0   0x1000 in wait_A [app+0x1000]\n"));
+    const char *b = strstr(a + 1, "2 threads with this stack ");
+    assert_non_null(b);
+    assert_non_null(strstr(b, "- Thread #101 (t1): sleeping, quiet\n"
+                              "- Thread #104 (t4): sleeping, quiet\n"
+                              "  #0   0x1000 in wait_B [app+0x1000]\n"));
+    const char *c = strstr(b, "Thread #103 (t3)");
+    assert_non_null(c);
+    assert_non_null(strstr(c, "Thread #105 (t5)"));
+    assert_null(strstr(b + strlen("2 threads"), "threads with this stack"));
+    gmr__free(text);
+    json_decref(sec);
+}
+
 /* ---- the section for this process ---- */
 
 static int park_pipe[2];
@@ -485,6 +550,8 @@ int main(void)
         cmocka_unit_test(test_status_masks),
         cmocka_unit_test(test_list_tasks_finds_this_thread),
         cmocka_unit_test(test_text_matches_golden),
+        cmocka_unit_test(test_text_of_shared_frames_equals_unshared),
+        cmocka_unit_test(test_text_groups_interleaved_stacks),
         cmocka_unit_test(test_text_groups_identical_stacks),
         cmocka_unit_test(test_section_captures_this_process),
         cmocka_unit_test(test_section_with_capture_signal_installed),
