@@ -431,3 +431,8 @@ void gmr__text_threads(struct gmr__buf *out, const json_t *section)
     if (hidden > 0)
         gmr__buf_printf(out, "... %" JSON_INTEGER_FORMAT " more threads not shown\n", hidden);
 }
+
+void gmr__text_frames(struct gmr__buf *out, const json_t *obj)
+{
+    put_frames(out, obj, NULL);
+}
