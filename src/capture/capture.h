@@ -137,6 +137,15 @@ int gmr__parse_task_status(const char *text, struct gmr__task_masks *ret);
 ssize_t gmr__read_small(int dirfd, const char *path, char *buf, size_t size);
 
 /*
+ * gmr__pread_proc() - read a /proc file that the kernel shows in one piece (one seq_file
+ * record: a task's stat, syscall, schedstat) from its start, into @buf (NUL terminated).
+ * The kernel regenerates the text on every read at offset 0, so an open file can be read
+ * again for fresh values; a read that does not fill @buf is the whole file (no read to EOF).
+ * Return: bytes read or -errno.
+ */
+ssize_t gmr__pread_proc(int fd, char *buf, size_t size);
+
+/*
  * gmr__list_tasks() - the thread ids of this process, ascending, at most @max.
  * @dirfd:  an open /proc/self/task directory
  * Return: the number of threads found (may exceed @max: only @max are stored) or -errno.

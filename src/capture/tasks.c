@@ -42,6 +42,24 @@ ssize_t gmr__read_small(int dirfd, const char *path, char *buf, size_t size)
     return (ssize_t)n;
 }
 
+ssize_t gmr__pread_proc(int fd, char *buf, size_t size)
+{
+    size_t n = 0;
+    while (n + 1 < size) {
+        ssize_t r = pread(fd, buf + n, size - 1 - n, (off_t)n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return -errno;
+        n += (size_t)r;
+        /* A short read is the end: the file is one seq_file record, shown whole. */
+        if (r == 0 || n + 1 < size)
+            break;
+    }
+    buf[n] = '\0';
+    return (ssize_t)n;
+}
+
 /* Parses an unsigned decimal number at *@p and advances past it.  Return: 0 or -EINVAL. */
 static int parse_u64(const char **p, uint64_t *ret)
 {

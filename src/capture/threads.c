@@ -210,6 +210,8 @@ struct work {
     char sc_text[256];
     uint64_t sched_ns;             /* schedstat run time before the walk */
     bool have_sched;
+    int fd_syscall;                /* quiet path: TID/syscall, read again after the walk; or -1 */
+    int fd_sched;                  /* quiet path: TID/schedstat, likewise; or -1 */
     char fallback[192];            /* why a quiet-path thread went to the signal path */
 };
 
@@ -304,12 +306,22 @@ static int add_frames_timed(struct report *rp, json_t *obj, const struct gmr__un
     return 0;
 }
 
-/* Reads TID/schedstat's first field (nanoseconds on a CPU).  Return: true when read. */
-static bool read_sched(int dirfd, int tid, uint64_t *ret)
+/* Opens /proc/self/task/TID/@name.  Return: the fd or -1. */
+static int open_task_file(int dirfd, int tid, const char *name)
 {
-    char path[32], buf[128];
-    snprintf(path, sizeof(path), "%d/schedstat", tid);
-    if (gmr__read_small(dirfd, path, buf, sizeof(buf)) <= 0)
+    char path[48];
+    snprintf(path, sizeof(path), "%d/%s", tid, name);
+    return openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+}
+
+/*
+ * Reads the first field of an open TID/schedstat (nanoseconds on a CPU).
+ * Return: true when read.
+ */
+static bool read_sched(int fd, uint64_t *ret)
+{
+    char buf[128];
+    if (fd < 0 || gmr__pread_proc(fd, buf, sizeof(buf)) <= 0)
         return false;
     char *end;
     unsigned long long v = strtoull(buf, &end, 10);
@@ -319,11 +331,13 @@ static bool read_sched(int dirfd, int tid, uint64_t *ret)
     return true;
 }
 
-static ssize_t read_syscall(int dirfd, int tid, char *buf, size_t size)
+static void close_task_files(struct work *w)
 {
-    char path[32];
-    snprintf(path, sizeof(path), "%d/syscall", tid);
-    return gmr__read_small(dirfd, path, buf, size);
+    if (w->fd_syscall >= 0)
+        close(w->fd_syscall);
+    if (w->fd_sched >= 0)
+        close(w->fd_sched);
+    w->fd_syscall = w->fd_sched = -1;
 }
 
 /*
@@ -332,13 +346,15 @@ static ssize_t read_syscall(int dirfd, int tid, char *buf, size_t size)
  */
 static int classify(struct report *rp, struct work *w, int self_tid, long clk_tck)
 {
-    char path[32], buf[1024];
-    snprintf(path, sizeof(path), "%d/stat", w->tid);
+    char buf[1024];
     struct gmr__task_stat st;
     if (set_int(w->obj, "tid", w->tid) < 0)
         return -ENOMEM;
-    if (gmr__read_small(rp->dirfd, path, buf, sizeof(buf)) <= 0 ||
-        gmr__parse_task_stat(buf, &st) < 0)
+    int fd = open_task_file(rp->dirfd, w->tid, "stat");
+    ssize_t n = fd >= 0 ? gmr__pread_proc(fd, buf, sizeof(buf)) : -1;
+    if (fd >= 0)
+        close(fd);
+    if (n <= 0 || gmr__parse_task_stat(buf, &st) < 0)
         return unavailable(rp, w, "exited before it could be captured");
     w->state = st.state;
     json_int_t hz = clk_tck > 0 ? clk_tck : 100;
@@ -363,12 +379,21 @@ static int classify(struct report *rp, struct work *w, int self_tid, long clk_tc
         w->path = PATH_SIGNAL;
         return 0;
     }
-    w->have_sched = read_sched(rp->dirfd, w->tid, &w->sched_ns);
-    if (read_syscall(rp->dirfd, w->tid, w->sc_text, sizeof(w->sc_text)) > 0 &&
-        gmr__parse_task_syscall(w->sc_text, &w->sc) == 0 && w->sc.kind == GMR_SYSCALL_BLOCKED)
+    /*
+     * The quiet path reads both files again after the walk: they stay open for that (an open
+     * /proc file shows fresh values at every read from its start).  schedstat comes first, so
+     * that any run after it shows in the second reading.
+     */
+    w->fd_sched = open_task_file(rp->dirfd, w->tid, "schedstat");
+    w->have_sched = read_sched(w->fd_sched, &w->sched_ns);
+    w->fd_syscall = open_task_file(rp->dirfd, w->tid, "syscall");
+    if (w->fd_syscall >= 0 && gmr__pread_proc(w->fd_syscall, w->sc_text, sizeof(w->sc_text)) > 0 &&
+        gmr__parse_task_syscall(w->sc_text, &w->sc) == 0 && w->sc.kind == GMR_SYSCALL_BLOCKED) {
         w->path = PATH_QUIET;
-    else
+    } else {
         w->path = PATH_SIGNAL;
+        close_task_files(w);
+    }
     return 0;
 }
 
@@ -445,10 +470,11 @@ static int capture_quiet(struct report *rp, struct work *w)
 
     char after[sizeof(w->sc_text)];
     uint64_t sched_after = 0;
-    bool moved = read_syscall(rp->dirfd, w->tid, after, sizeof(after)) <= 0 ||
+    bool moved = gmr__pread_proc(w->fd_syscall, after, sizeof(after)) <= 0 ||
                  strcmp(after, w->sc_text) != 0 ||
-                 (w->have_sched &&
-                  (!read_sched(rp->dirfd, w->tid, &sched_after) || sched_after != w->sched_ns));
+                 (w->have_sched && (!read_sched(w->fd_sched, &sched_after) ||
+                                    sched_after != w->sched_ns));
+    close_task_files(w);
     if (moved) {
         w->path = PATH_SIGNAL;
         snprintf(w->fallback, sizeof(w->fallback),
@@ -777,19 +803,21 @@ static int fill(json_t *section, int self_tid, bool group, struct report *rp)
         goto out;
 
     long clk_tck = sysconf(_SC_CLK_TCK);
+    for (int i = 0; i < n; i++)
+        work[i].fd_syscall = work[i].fd_sched = -1;
+    /* Each thread is walked right after it is read: its files are open only meanwhile. */
     for (int i = 0; i < n; i++) {
         work[i].tid = tids[i];
         work[i].obj = json_object();
         if (!work[i].obj || json_array_append_new(threads, work[i].obj) < 0)
             goto out;
         r = classify(rp, &work[i], self_tid, clk_tck);
+        if (r == 0 && work[i].path == PATH_QUIET)
+            r = capture_quiet(rp, &work[i]);
+        close_task_files(&work[i]);
         if (r < 0)
             goto out;
         r = -ENOMEM;
-    }
-    for (int i = 0; i < n; i++) {
-        if (work[i].path == PATH_QUIET && (r = capture_quiet(rp, &work[i])) < 0)
-            goto out;
     }
     int ntodo = 0;
     for (int i = 0; i < n; i++) {

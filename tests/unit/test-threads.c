@@ -119,6 +119,29 @@ static void test_list_tasks_finds_this_thread(void **state)
     close(dirfd);
 }
 
+/* An open task file shows fresh values at each read from its start, and is cut to the buffer. */
+static void test_pread_proc_rereads_fresh_values(void **state)
+{
+    (void)state;
+    char path[64], a[128], b[128], small[8];
+    snprintf(path, sizeof(path), "/proc/self/task/%d/schedstat", (int)syscall(SYS_gettid));
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    ssize_t n = gmr__pread_proc(fd, a, sizeof(a));
+    assert_true(n > 0 && (size_t)n == strlen(a) && a[n - 1] == '\n');
+    /* Run long enough to show: schedstat's first field is nanoseconds on a CPU. */
+    volatile unsigned long spin = 0;
+    for (unsigned long i = 0; i < 20000000ul; i++)
+        spin += i;
+    assert_true(gmr__pread_proc(fd, b, sizeof(b)) > 0);
+    assert_true(strtoull(b, NULL, 10) > strtoull(a, NULL, 10));
+    assert_int_equal(gmr__pread_proc(fd, small, sizeof(small)), 7);
+    assert_int_equal(strlen(small), 7);
+    assert_memory_equal(small, b, 7);
+    close(fd);
+    assert_int_equal(gmr__pread_proc(-1, small, sizeof(small)), -EBADF);
+}
+
 /* ---- text view ---- */
 
 static json_t *frame(const char *pc, const char *fn, const char *file, int line,
@@ -549,6 +572,7 @@ int main(void)
         cmocka_unit_test(test_syscall_file_forms),
         cmocka_unit_test(test_status_masks),
         cmocka_unit_test(test_list_tasks_finds_this_thread),
+        cmocka_unit_test(test_pread_proc_rereads_fresh_values),
         cmocka_unit_test(test_text_matches_golden),
         cmocka_unit_test(test_text_of_shared_frames_equals_unshared),
         cmocka_unit_test(test_text_groups_interleaved_stacks),
