@@ -226,15 +226,51 @@ static const char *copy_stack(struct build *b, const struct meta *m, uint64_t sp
     return NULL;
 }
 
-/* True when @pc is the first instruction of a function: a context that has not run yet. */
-static bool is_function_entry(Dwfl *dwfl, uint64_t pc)
+/*
+ * Looks @addr up in its module's CFI (.eh_frame, then .debug_frame).  Return: true when a
+ * frame description covers it; *@row_start is where the row holding it starts.
+ */
+static bool cfi_covers(Dwfl *dwfl, uint64_t addr, uint64_t *row_start)
 {
-    Dwfl_Module *mod = dwfl_addrmodule(dwfl, pc);
+    Dwfl_Module *mod = dwfl_addrmodule(dwfl, addr);
     if (!mod)
         return false;
+    for (int k = 0; k < 2; k++) {
+        Dwarf_Addr bias;
+        Dwarf_CFI *cfi = k == 0 ? dwfl_module_eh_cfi(mod, &bias) : dwfl_module_dwarf_cfi(mod, &bias);
+        Dwarf_Frame *frame;
+        if (!cfi || dwarf_cfi_addrframe(cfi, addr - bias, &frame) != 0)
+            continue;
+        Dwarf_Addr start = 0, end = 0;
+        (void)dwarf_frame_info(frame, &start, &end, NULL);
+        free(frame);
+        *row_start = start + bias;
+        return true;
+    }
+    return false;
+}
+
+/*
+ * True when @pc is the first instruction of a function: a context made by makecontext() that
+ * has not run yet, or the trampoline makecontext() makes its entry function return to.  A
+ * CFI row starts there; a real return address starts one only after a call that does not
+ * return at the very end of a function, where the byte before still belongs to the caller.
+ * @slow_ok: settle the rare remaining doubt with the symbol table (a linear search in
+ * libdwfl, so not for every coroutine of every report).
+ */
+static bool is_function_entry(Dwfl *dwfl, uint64_t pc, bool slow_ok)
+{
+    uint64_t start, before;
+    if (pc == 0 || !cfi_covers(dwfl, pc, &start) || start != pc)
+        return false;
+    if (!cfi_covers(dwfl, pc - 1, &before))
+        return true;
+    if (!slow_ok)
+        return false;
+    Dwfl_Module *mod = dwfl_addrmodule(dwfl, pc);
     GElf_Off off = 1;
     GElf_Sym sym;
-    const char *name = dwfl_module_addrinfo(mod, pc, &off, &sym, NULL, NULL, NULL);
+    const char *name = mod ? dwfl_module_addrinfo(mod, pc, &off, &sym, NULL, NULL, NULL) : NULL;
     return name && off == 0;
 }
 
@@ -283,7 +319,7 @@ static int walk(struct build *b, json_t *obj, struct gmr__regs *regs, bool retur
 {
     Dwfl *dwfl = gmr__sym_dwfl(b->sym);
     uint64_t pc = regs->pc;
-    if (return_address && pc > 0 && is_function_entry(dwfl, pc))
+    if (return_address && is_function_entry(dwfl, pc, true))
         return_address = false;
     if (return_address) {
         /*
@@ -313,7 +349,7 @@ static int walk(struct build *b, json_t *obj, struct gmr__regs *regs, bool retur
      */
     struct gmr__unwind_frame *last = b->res.n > 0 ? &b->res.frames[b->res.n - 1] : NULL;
     if (last && !b->res.complete && b->res.more == 0 && b->res.n > 1 && !last->activation &&
-        is_function_entry(dwfl, last->pc)) {
+        is_function_entry(dwfl, last->pc, false)) {
         last->activation = true;
         b->res.complete = true;
     }
@@ -497,6 +533,13 @@ static int fill(json_t *section, struct build *b)
                 goto out;
         }
     }
+    /*
+     * Allocated after gmr__sym_get(): a large buffer is a new mapping, and a session that
+     * finds /proc/self/maps changed reports every module again.
+     */
+    r = -ENOMEM;
+    if (n > 0 && !(b->stack = gmr__malloc(GMR_CORO_STACK_READ_MAX)))
+        goto out;
     long i = 0, shown = 0;
     for (; i < n && shown < GMR_CORO_SHOWN_MAX; i++) {
         r = add_coro(b, list, all[i].c);
@@ -518,6 +561,7 @@ static int fill(json_t *section, struct build *b)
         goto out;
     r = 0;
 out:
+    gmr__free(b->stack);
     gmr__free(all);
     return r;
 }
@@ -527,15 +571,9 @@ int gmr__coro_section(json_t *section)
     struct build *b = gmr__calloc(1, sizeof(*b));
     if (!b)
         return -ENOMEM;
-    b->stack = gmr__malloc(GMR_CORO_STACK_READ_MAX);
-    if (!b->stack) {
-        gmr__free(b);
-        return -ENOMEM;
-    }
     gmr__sym_lock();
     int r = fill(section, b);
     gmr__sym_unlock();
-    gmr__free(b->stack);
     gmr__free(b);
     return r;
 }
