@@ -70,6 +70,9 @@ static void put_text(struct gmr__buf *out, const char *s, size_t n, int indent)
 
 void gmr__text_scalar(struct gmr__buf *out, const json_t *v, int indent)
 {
+    /* A member missing from a saved report (callers pass json_object_get()'s result). */
+    if (!v)
+        return;
     switch (json_typeof(v)) {
     case JSON_STRING:
         put_text(out, json_string_value(v), json_string_length(v), indent);
