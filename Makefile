@@ -1,10 +1,11 @@
 # The two commands of the README.  Each installs the Debian packages it needs first.
 #   make demo   - build, start the demo service, send it SIGUSR2, print its report, stop it
+#   make demo-coro - the same with a coroutine scheduler: its Green Threads section
 #   make check  - build and run every test
 BUILD ?= build
 MESON_OPTS ?=
 
-.PHONY: all deps check-deps build demo check install clean
+.PHONY: all deps check-deps build demo demo-coro check install clean
 
 all: build
 
@@ -23,6 +24,9 @@ build: deps $(BUILD)/build.ninja
 
 demo: build
 	./scripts/demo.sh $(BUILD)
+
+demo-coro: build
+	./scripts/demo-coro.sh $(BUILD)
 
 check: check-deps build
 	meson test -C $(BUILD) --print-errorlogs --num-processes 2

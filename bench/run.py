@@ -18,6 +18,9 @@ Prints a markdown table, after a line saying whether separate debug information 
 /usr/lib/debug was visible (to measure without it, run the script in a mount namespace with an
 empty directory bound over /usr/lib/debug).
 
+The cost libgmr adds to a coroutine switch is measured by another program, not this script:
+BUILD/bench/bench-coro (bench/bench-coro.c).
+
 Usage: bench/run.py [--build DIR] [--sizes 10,100,1000,4000] [--variants blocked,busy]
                     [--no-peers]
 """

@@ -8,9 +8,9 @@
  *   http-accept    accept_loop -> wait_for_client -> poll_listener -> coro_yield
  *   db-query       run_queries -> fetch_rows -> wait_for_rows -> coro_yield
  *   cache-refresh  refresh_cache -> backoff -> coro_yield
- *   log-flusher    flush_logs -> write_batch (blocks 150 ms: it is usually running) -> coro_yield
+ *   log-flusher    flush_logs -> write_batch (blocks 1 s: it is usually running) -> coro_yield
  *   report-mailer  registered, never started
- * The scheduler (the main thread) resumes each in turn, then sleeps 50 ms.
+ * The scheduler (the main thread) resumes each in turn, then sleeps 20 ms.
  */
 #define _GNU_SOURCE
 #include <signal.h>
@@ -55,10 +55,12 @@ static NOINLINE void coro_yield(void)
     self->steps++; /* work after each call keeps it a real call: every level shows up */
 }
 
+/* Sleeps @ms milliseconds, even when a signal (SIGUSR2 for a report) interrupts the sleep. */
 static void pause_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
+    while (nanosleep(&ts, &ts) < 0 && !stop)
+        ;
 }
 
 /* ---- http-accept ---- */
@@ -113,7 +115,7 @@ static NOINLINE void refresh_cache(void)
 /* ---- log-flusher: blocks its thread, so reports usually find it running ---- */
 static NOINLINE void write_batch(void)
 {
-    pause_ms(150); /* a blocking write inside a coroutine */
+    pause_ms(1000); /* a slow blocking write inside a coroutine */
     coro_yield();
     sink++;
 }
@@ -195,7 +197,7 @@ int main(void)
         for (size_t i = 0; i < N_RUN && !stop; i++)
             resume(&tasks[i]);
         rounds++;
-        pause_ms(50);
+        pause_ms(20);
     }
 
     for (size_t i = 0; i < N_TASKS; i++) {

@@ -227,46 +227,19 @@ static const char *copy_stack(struct build *b, const struct meta *m, uint64_t sp
 }
 
 /*
- * Looks @addr up in its module's CFI (.eh_frame, then .debug_frame).  Return: true when a
- * frame description covers it; *@row_start is where the row holding it starts.
- */
-static bool cfi_covers(Dwfl *dwfl, uint64_t addr, uint64_t *row_start)
-{
-    Dwfl_Module *mod = dwfl_addrmodule(dwfl, addr);
-    if (!mod)
-        return false;
-    for (int k = 0; k < 2; k++) {
-        Dwarf_Addr bias;
-        Dwarf_CFI *cfi = k == 0 ? dwfl_module_eh_cfi(mod, &bias) : dwfl_module_dwarf_cfi(mod, &bias);
-        Dwarf_Frame *frame;
-        if (!cfi || dwarf_cfi_addrframe(cfi, addr - bias, &frame) != 0)
-            continue;
-        Dwarf_Addr start = 0, end = 0;
-        (void)dwarf_frame_info(frame, &start, &end, NULL);
-        free(frame);
-        *row_start = start + bias;
-        return true;
-    }
-    return false;
-}
-
-/*
  * True when @pc is the first instruction of a function: a context made by makecontext() that
- * has not run yet, or the trampoline makecontext() makes its entry function return to.  A
- * CFI row starts there; a real return address starts one only after a call that does not
- * return at the very end of a function, where the byte before still belongs to the caller.
- * @slow_ok: settle the rare remaining doubt with the symbol table (a linear search in
- * libdwfl, so not for every coroutine of every report).
+ * has not run yet.  A CFI row starts there; a real return address starts one only after a
+ * call that does not return at the very end of a function, where the byte before still
+ * belongs to the caller.  The rare doubt left is settled with the symbol table (a linear
+ * search in libdwfl, so only then).
  */
-static bool is_function_entry(Dwfl *dwfl, uint64_t pc, bool slow_ok)
+static bool is_function_entry(Dwfl *dwfl, uint64_t pc)
 {
     uint64_t start, before;
-    if (pc == 0 || !cfi_covers(dwfl, pc, &start) || start != pc)
+    if (pc == 0 || !gmr__unwind_cfi_row(dwfl, pc, &start) || start != pc)
         return false;
-    if (!cfi_covers(dwfl, pc - 1, &before))
+    if (!gmr__unwind_cfi_row(dwfl, pc - 1, &before))
         return true;
-    if (!slow_ok)
-        return false;
     Dwfl_Module *mod = dwfl_addrmodule(dwfl, pc);
     GElf_Off off = 1;
     GElf_Sym sym;
@@ -319,7 +292,7 @@ static int walk(struct build *b, json_t *obj, struct gmr__regs *regs, bool retur
 {
     Dwfl *dwfl = gmr__sym_dwfl(b->sym);
     uint64_t pc = regs->pc;
-    if (return_address && is_function_entry(dwfl, pc, true))
+    if (return_address && is_function_entry(dwfl, pc))
         return_address = false;
     if (return_address) {
         /*
@@ -341,17 +314,6 @@ static int walk(struct build *b, json_t *obj, struct gmr__regs *regs, bool retur
     if (return_address && b->res.n > 0) {
         b->res.frames[0].pc = pc;
         b->res.frames[0].activation = false;
-    }
-    /*
-     * makecontext() makes a coroutine's entry function return to the first instruction of a
-     * trampoline (glibc's __start_context), which no call precedes: looked up at pc - 1 it
-     * is nowhere, and the walk stops there.  Such a last frame is the coroutine's first.
-     */
-    struct gmr__unwind_frame *last = b->res.n > 0 ? &b->res.frames[b->res.n - 1] : NULL;
-    if (last && !b->res.complete && b->res.more == 0 && b->res.n > 1 && !last->activation &&
-        is_function_entry(dwfl, last->pc, false)) {
-        last->activation = true;
-        b->res.complete = true;
     }
     return add_frames(b, obj);
 }

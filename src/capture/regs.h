@@ -20,6 +20,7 @@
 #define GMR_REGS_SP_DWARF 7
 #define GMR_REGS_PC_DWARF 16
 #define GMR_REGS_FP_DWARF 6 /* rbp, when code keeps a frame pointer */
+#define GMR_REGS_ELF_MACHINE 62 /* EM_X86_64 */
 /* Callee-saved registers besides rbp, in the order of struct gmr_coro_regs: rbx, r12..r15. */
 #define GMR_REGS_CALLEE_SAVED_DWARF {3, 12, 13, 14, 15}
 /* Bytes of a ucontext_t gmr__regs_from_ucontext() reads: up to the end of the gregs. */
@@ -57,6 +58,7 @@ static inline void gmr__regs_from_ucontext(uint64_t *r, uint64_t *sp, uint64_t *
 #define GMR_REGS_SP_DWARF 31
 #define GMR_REGS_PC_DWARF -1
 #define GMR_REGS_FP_DWARF 29 /* x29 */
+#define GMR_REGS_ELF_MACHINE 183 /* EM_AARCH64 */
 /* Callee-saved registers besides x29, in the order of struct gmr_coro_regs: x19..x28. */
 #define GMR_REGS_CALLEE_SAVED_DWARF {19, 20, 21, 22, 23, 24, 25, 26, 27, 28}
 /* Bytes of a ucontext_t gmr__regs_from_ucontext() reads: up to the end of sp and pc. */

@@ -7,8 +7,10 @@
  */
 #include "config.h"
 
+#include <elf.h>
 #include <elfutils/libdw.h>
 #include <errno.h>
+#include <libelf.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -193,6 +195,64 @@ static bool is_outermost(Dwfl *dwfl, uint64_t pc, bool activation)
     return false;
 }
 
+bool gmr__unwind_cfi_row(Dwfl *dwfl, uint64_t addr, uint64_t *ret_row_start)
+{
+    Dwfl_Module *mod = dwfl_addrmodule(dwfl, addr);
+    if (!mod)
+        return false;
+    for (int k = 0; k < 2; k++) {
+        Dwarf_Addr bias;
+        Dwarf_CFI *cfi = k == 0 ? dwfl_module_eh_cfi(mod, &bias) : dwfl_module_dwarf_cfi(mod, &bias);
+        Dwarf_Frame *frame;
+        if (!cfi || dwarf_cfi_addrframe(cfi, addr - bias, &frame) != 0)
+            continue;
+        Dwarf_Addr start = 0, end = 0;
+        (void)dwarf_frame_info(frame, &start, &end, NULL);
+        free(frame);
+        *ret_row_start = start + bias;
+        return true;
+    }
+    return false;
+}
+
+/*
+ * True when return address @pc is the first instruction of a function that no CFI precedes:
+ * makecontext() makes a coroutine's entry function return to such a trampoline (glibc's
+ * __start_context), which no call precedes.  Looked up at pc - 1 it is nowhere: the frame
+ * is the coroutine's first.
+ */
+static bool is_context_trampoline(Dwfl *dwfl, uint64_t pc, bool activation)
+{
+    uint64_t start, before;
+    return !activation && pc > 0 && gmr__unwind_cfi_row(dwfl, pc, &start) && start == pc &&
+           !gmr__unwind_cfi_row(dwfl, pc - 1, &before);
+}
+
+/*
+ * The ELF that tells dwfl_attach_state() the machine: a bare header for this architecture,
+ * made once and never freed.  Given NULL, libdwfl borrows the backend of the session's first
+ * module instead, which is freed with that module when a refresh of the module list drops it
+ * (a mapped file unmapped since), and the next walk reads freed memory.
+ */
+static Elf *machine_elf(void)
+{
+    static Elf64_Ehdr hdr;
+    static Elf *elf;
+    if (elf)
+        return elf;
+    memcpy(hdr.e_ident, ELFMAG, SELFMAG);
+    hdr.e_ident[EI_CLASS] = ELFCLASS64;
+    hdr.e_ident[EI_DATA] = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? ELFDATA2LSB : ELFDATA2MSB;
+    hdr.e_ident[EI_VERSION] = EV_CURRENT;
+    hdr.e_type = ET_CORE;
+    hdr.e_machine = GMR_REGS_ELF_MACHINE;
+    hdr.e_version = EV_CURRENT;
+    hdr.e_ehsize = sizeof(hdr);
+    (void)elf_version(EV_CURRENT);
+    elf = elf_memory((char *)&hdr, sizeof(hdr));
+    return elf;
+}
+
 int gmr__unwind(Dwfl *dwfl, int tid, const struct gmr__regs *regs,
                 const struct gmr__unwind_mem *mem, struct gmr__unwind_result *res)
 {
@@ -202,9 +262,11 @@ int gmr__unwind(Dwfl *dwfl, int tid, const struct gmr__regs *regs,
     res->complete = false;
     res->error[0] = '\0';
 
-    if (dwfl_pid(dwfl) < 0 && !dwfl_attach_state(dwfl, NULL, getpid(), &thread_callbacks, &ctx)) {
+    Elf *machine = dwfl_pid(dwfl) < 0 ? machine_elf() : NULL;
+    if (dwfl_pid(dwfl) < 0 &&
+        (!machine || !dwfl_attach_state(dwfl, machine, getpid(), &thread_callbacks, &ctx))) {
         snprintf(res->error, sizeof(res->error), "cannot attach the unwinder: %s",
-                 dwfl_errmsg(-1));
+                 machine ? dwfl_errmsg(-1) : elf_errmsg(-1));
         return -EIO;
     }
     ctx.tid = tid;
@@ -224,6 +286,20 @@ int gmr__unwind(Dwfl *dwfl, int tid, const struct gmr__regs *regs,
         snprintf(res->error, sizeof(res->error), "the stack repeats the same frame");
     } else if (r < 0 && !res->error[0]) {
         snprintf(res->error, sizeof(res->error), "%s", dwfl_errmsg(-1));
+    }
+    /*
+     * A walk over a coroutine's stack that did not end complete may have passed such a
+     * trampoline (libdw then guesses on with the frame pointer): it ends there.
+     */
+    for (int i = 1; !res->complete && i < res->n; i++) {
+        if (is_context_trampoline(dwfl, res->frames[i].pc, res->frames[i].activation)) {
+            res->frames[i].activation = true; /* symbolized at its own address */
+            res->n = i + 1;
+            res->more = 0;
+            res->more_at_least = false;
+            res->complete = true;
+            res->error[0] = '\0';
+        }
     }
     ctx.regs = NULL;
     ctx.mem = NULL;

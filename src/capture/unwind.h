@@ -40,12 +40,21 @@ struct gmr__unwind_result {
 };
 
 /*
- * gmr__unwind() - walk the stack of thread @tid.
+ * gmr__unwind() - walk the stack of thread @tid.  A walk that ends at the trampoline
+ * makecontext() makes coroutines return to (glibc's __start_context) is complete, that frame
+ * symbolized at its own address.
  * @dwfl: the process's session (gmr__sym_dwfl()); the unwinder attaches to it on first use
  * Return: 0 (see @res: a walk that stopped early is not a failure) or -errno when the
  *         unwinder could not be attached (@res->error says why).
  */
 int gmr__unwind(Dwfl *dwfl, int tid, const struct gmr__regs *regs,
                 const struct gmr__unwind_mem *mem, struct gmr__unwind_result *res);
+
+/*
+ * gmr__unwind_cfi_row() - whether the CFI (.eh_frame, then .debug_frame) of @addr's module
+ * covers @addr.  Return: true when it does; *@ret_row_start is then where the row holding
+ * @addr starts.
+ */
+bool gmr__unwind_cfi_row(Dwfl *dwfl, uint64_t addr, uint64_t *ret_row_start);
 
 #endif /* GMR_CAPTURE_UNWIND_H */

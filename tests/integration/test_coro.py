@@ -152,6 +152,9 @@ def test_running_coroutine_is_on_its_thread():
         names = [f.get("function") for f in main.get("frames", [])]
         check(["runner_2", "runner_1", "runner_entry"] ==
               [n for n in names if n and n.startswith("runner_")], "main thread %r" % names)
+        # The thread's walk ends, complete, at the trampoline makecontext() set up.
+        check(names[-1] == "__start_context" and "unwind_error" not in main,
+              "main thread ends %r, %r" % (names[-3:], main.get("unwind_error")))
         # The parked ones are untouched.
         for name in PARKED:
             check_parked(by_name(coroutines(doc), name), name)
