@@ -38,7 +38,6 @@ static long arg_pairs = 200000;
 static int arg_rounds = 21;
 static bool arg_check;
 
-
 static uint64_t now_ns(void)
 {
     struct timespec ts;
@@ -143,8 +142,8 @@ int main(int argc, char **argv)
     double b = median(bare, arg_rounds), g = median(gmr, arg_rounds);
     double cu = median(calls_uc, arg_rounds), cr = median(calls_regs, arg_rounds);
 
-    printf("libgmr %s, %d rounds of %ld switch pairs, medians\n", gmr_version_string(),
-           arg_rounds, arg_pairs);
+    printf("libgmr %s, %d rounds of %ld switch pairs, medians\n", gmr_version_string(), arg_rounds,
+           arg_pairs);
     printf("| what                                                  | ns per switch pair |\n");
     printf("|-------------------------------------------------------|-------------------:|\n");
     printf("| swapcontext pair                                      | %18.1f |\n", b);

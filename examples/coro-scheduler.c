@@ -30,9 +30,9 @@
 struct task {
     const char *name;
     void (*body)(void);
-    ucontext_t ctx;   /* where it is suspended */
-    void *stack;      /* STACK_SIZE bytes */
-    gmr_coro *gmr;    /* its libgmr handle */
+    ucontext_t ctx; /* where it is suspended */
+    void *stack;    /* STACK_SIZE bytes */
+    gmr_coro *gmr;  /* its libgmr handle */
     unsigned long steps;
 };
 
@@ -132,6 +132,7 @@ static NOINLINE void mail_reports(void)
         coro_yield();
 }
 
+/* clang-format off */
 static struct task tasks[] = {
     {.name = "http-accept", .body = accept_loop},
     {.name = "db-query", .body = run_queries},
@@ -139,6 +140,7 @@ static struct task tasks[] = {
     {.name = "log-flusher", .body = flush_logs},
     {.name = "report-mailer", .body = mail_reports},
 };
+/* clang-format on */
 #define N_TASKS (sizeof(tasks) / sizeof(tasks[0]))
 #define N_RUN   4 /* report-mailer stays new */
 
@@ -188,8 +190,7 @@ int main(void)
             return 1;
         }
     }
-    printf("coro-scheduler: %zu coroutines; kill -USR2 %d for a report\n", N_TASKS,
-           (int)getpid());
+    printf("coro-scheduler: %zu coroutines; kill -USR2 %d for a report\n", N_TASKS, (int)getpid());
     fflush(stdout);
 
     unsigned long rounds = 0;

@@ -63,10 +63,10 @@ struct found {
 
 /* What one section build uses; heap-allocated (the buffers are large). */
 struct build {
-    struct gmr__sym *sym;              /* NULL: no unwinder */
-    unsigned char *stack;              /* GMR_CORO_STACK_READ_MAX bytes */
-    size_t stack_len;                  /* bytes of @stack read for the current coroutine */
-    bool stack_cut;                    /* the stack goes on above what was read */
+    struct gmr__sym *sym; /* NULL: no unwinder */
+    unsigned char *stack; /* GMR_CORO_STACK_READ_MAX bytes */
+    size_t stack_len;     /* bytes of @stack read for the current coroutine */
+    bool stack_cut;       /* the stack goes on above what was read */
     unsigned char uc[sizeof(ucontext_t)];
     struct gmr__unwind_result res;
     uint64_t unwind_ns;
@@ -345,9 +345,8 @@ static int add_meta(json_t *obj, const struct meta *m)
         return -ENOMEM;
     if (set_int(obj, "switches", (json_int_t)m->switches) < 0)
         return -ENOMEM;
-    if (m->stack_size &&
-        (set_hex(obj, "stack_base", m->stack_lo) < 0 ||
-         set_int(obj, "stack_size", (json_int_t)m->stack_size) < 0))
+    if (m->stack_size && (set_hex(obj, "stack_base", m->stack_lo) < 0 ||
+                          set_int(obj, "stack_size", (json_int_t)m->stack_size) < 0))
         return -ENOMEM;
     return 0;
 }
@@ -512,13 +511,12 @@ static int fill(json_t *section, struct build *b)
     r = -ENOMEM;
     if (i < n && set_int(section, "coroutines_not_shown", n - i) < 0)
         goto out;
-    json_t *stats = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "registered", (json_int_t)n,
-                              "new", (json_int_t)counts[GMR_CORO_NEW], "running",
-                              (json_int_t)counts[GMR_CORO_RUNNING], "suspended",
-                              (json_int_t)(counts[GMR_CORO_SUSPENDED_UC] +
-                                           counts[GMR_CORO_SUSPENDED_REGS]),
-                              "elapsed_us", (json_int_t)((now_ns() - start) / 1000u), "unwind_us",
-                              (json_int_t)(b->unwind_ns / 1000u));
+    json_t *stats = json_pack(
+        "{s:I, s:I, s:I, s:I, s:I, s:I}", "registered", (json_int_t)n, "new",
+        (json_int_t)counts[GMR_CORO_NEW], "running", (json_int_t)counts[GMR_CORO_RUNNING],
+        "suspended", (json_int_t)(counts[GMR_CORO_SUSPENDED_UC] + counts[GMR_CORO_SUSPENDED_REGS]),
+        "elapsed_us", (json_int_t)((now_ns() - start) / 1000u), "unwind_us",
+        (json_int_t)(b->unwind_ns / 1000u));
     if (!stats || json_object_set_new(section, "stats", stats) < 0)
         goto out;
     r = 0;

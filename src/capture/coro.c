@@ -93,8 +93,8 @@ static int grow(void)
             atomic_init(&s[i].next_free, i + 1 < GMR_CORO_SLAB ? s[i].index + 2 : 0);
         }
         struct gmr_coro *expected = NULL;
-        if (!atomic_compare_exchange_strong_explicit(&slabs[k], &expected, s,
-                                                     memory_order_acq_rel, memory_order_acquire)) {
+        if (!atomic_compare_exchange_strong_explicit(&slabs[k], &expected, s, memory_order_acq_rel,
+                                                     memory_order_acquire)) {
             gmr__free(s);
             return 0;
         }
@@ -114,8 +114,7 @@ static void register_atfork(void)
     (void)pthread_atfork(NULL, NULL, atfork_child);
 }
 
-int gmr_coro_register(const char *name, uint64_t id, void *stack, size_t stack_size,
-                      gmr_coro **ret)
+int gmr_coro_register(const char *name, uint64_t id, void *stack, size_t stack_size, gmr_coro **ret)
 {
     GMR_RETURN_IF(!ret, -EINVAL);
     GMR_RETURN_IF(stack_size && !stack, -EINVAL);

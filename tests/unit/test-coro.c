@@ -144,8 +144,8 @@ static uint64_t id_of(gmr_coro *g)
 /* unit_yield, unit_level_3..1, unit_entry, then glibc's __start_context, and nothing else. */
 static void check_parked_stack(const json_t *co)
 {
-    static const char *const want[] = {"unit_yield", "unit_level_3", "unit_level_2",
-                                       "unit_level_1", "unit_entry", "__start_context"};
+    static const char *const want[] = {"unit_yield",   "unit_level_3", "unit_level_2",
+                                       "unit_level_1", "unit_entry",   "__start_context"};
     const json_t *frames = json_object_get(co, "frames");
     assert_int_equal(json_array_size(frames), 6);
     for (size_t i = 0; i < 6; i++)
@@ -324,8 +324,11 @@ static void test_coro_state_changes(void **state)
     munmap(hole, 4096);
 
     /* A struct from an older, shorter header is accepted; a too short one is ignored. */
-    struct gmr_coro_regs r = {.size = offsetof(struct gmr_coro_regs, callee_saved), .sp = 8,
-                              .pc = 16, .fp = 24, .n_callee_saved = 5};
+    struct gmr_coro_regs r = {.size = offsetof(struct gmr_coro_regs, callee_saved),
+                              .sp = 8,
+                              .pc = 16,
+                              .fp = 24,
+                              .n_callee_saved = 5};
     gmr_coro_suspended_regs_full(g, &r);
     assert_int_equal(atomic_load(&g->n_callee), 0);
     assert_int_equal(atomic_load(&g->sp), 8);
@@ -367,8 +370,7 @@ static void test_coro_section_unwinds_suspended_ucontext(void **state)
     /* The first frame is the return address into unit_yield, not the call's own address. */
     const char *pc = str(json_array_get(json_object_get(ca, "frames"), 0), "pc");
     char want[32];
-    snprintf(want, sizeof(want), "0x%llx",
-             (unsigned long long)a.ctx.uc_mcontext.gregs[REG_RIP]);
+    snprintf(want, sizeof(want), "0x%llx", (unsigned long long)a.ctx.uc_mcontext.gregs[REG_RIP]);
     assert_string_equal(pc, want);
 #endif
     json_decref(sec);
