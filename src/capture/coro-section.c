@@ -67,7 +67,7 @@ struct build {
     unsigned char *stack; /* GMR_CORO_STACK_READ_MAX bytes */
     size_t stack_len;     /* bytes of @stack read for the current coroutine */
     bool stack_cut;       /* the stack goes on above what was read */
-    ucontext_t uc;                     /* the saved context's registers, copied */
+    ucontext_t uc;        /* the saved context's registers, copied */
     struct gmr__unwind_result res;
     uint64_t unwind_ns;
 };
