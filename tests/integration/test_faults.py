@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import signal
+import subprocess
 import tempfile
 import time
 
@@ -113,6 +114,107 @@ def check_keeps_working(s):
     check(s.v.stop(timeout=30) == 0, "exit status")
 
 
+def test_thread_blocking_every_signal():
+    with Session("--sigblock") as s:
+        names = {v: k for k, v in s.threads().items()}
+        start = time.monotonic()
+        doc = s.report()
+        spin = by_tid(doc, names["sigblock_spin"])
+        check(spin["capture"] == "none" and "blocks the capture signal" in spin["unavailable"],
+              "the spinning thread is named with the reason: %r" % spin)
+        reader = by_tid(doc, names["sigblock_read"])
+        if TOOL:
+            check(reader["capture"] in ("quiet", "none"), "reader: %r" % reader)
+        else:
+            check(reader["capture"] == "quiet" and "sigblock_reader" in functions(reader),
+                  "the blocked reader is captured without a signal: %r" % reader)
+        # Threads that cannot take the signal are skipped, not waited for.
+        check(time.monotonic() - start < 10, "report time")
+        s.command("release", r"RELEASED\n")
+        check_keeps_working(s)
+
+
+def test_thread_in_uninterruptible_sleep():
+    # A thread that called vfork() sleeps in state D (TASK_KILLABLE) until its child execs
+    # or exits; no signal reaches it meanwhile.
+    with Session("--dstate") as s:
+        m = re.search(rb"DSTATE (\d+) (\S)\n", s.v.out)
+        tid, state = int(m.group(1)), m.group(2).decode()
+        check(state == "D", "the vfork() parent is in uninterruptible sleep: %s" % state)
+        doc = s.report()
+        t = by_tid(doc, tid)
+        check(t["state"] == "disk sleep", "state shown: %r" % t["state"])
+        if t["capture"] == "quiet":
+            check("vfork_waiter" in functions(t), "frames: %r" % functions(t))
+        else:
+            # Not captured: named, with the reason and its state.
+            check(t["capture"] == "none" and "disk sleep" in t["unavailable"],
+                  "explained: %r" % t)
+        procs = section(doc, "Processes")["process"]
+        check(any(c["ppid"] == s.v.pid for c in procs["children"]),
+              "the vfork() child is listed: %r" % procs)
+        s.command("release", r"RELEASED\n")
+        doc = s.report()
+        check(all(t["tid"] != tid for t in section(doc, "Threads")["threads"]), "thread gone")
+        check_keeps_working(s)
+
+
+def test_garbage_frame_pointers_and_return_addresses():
+    with Session("--garbage") as s:
+        if b"GARBAGE unsupported" in s.v.out:
+            print("skip: garbage frames are laid out for x86_64 only")
+            return
+        names = {v: k for k, v in s.threads().items()}
+        for _ in range(5):
+            doc = s.report()
+            for name in ("garbage_cycle", "garbage_wild", "garbage_down", "garbage_read"):
+                t = by_tid(doc, names[name])
+                check(t["capture"] in ("quiet", "signal"), "%s captured: %r" % (name, t))
+                fns = functions(t)
+                check(fns and fns[0] is not None and fns[0].startswith("garbage_"),
+                      "%s: the interrupted function is first: %r" % (name, fns))
+                check(len(t["frames"]) <= section(doc, "Threads")["max_frames"], "bounded")
+        s.command("release", r"RELEASED\n")
+        check_keeps_working(s)
+
+
+def test_threads_exiting_while_captured():
+    # victim-threads' churn creates and joins short-lived threads without pause.
+    with Victim("victim-threads", "--json", "--no-blocker") as v:
+        v.wait_ready(timeout=30)
+        v.send("churn on")
+        time.sleep(0.2)
+        exited = 0
+        for i in range(1, 21):
+            v.kill(signal.SIGUSR2)
+            v.wait_stderr(lambda t: len(split_json_reports(t)) >= i, timeout=30)
+        v.send("churn off")
+        docs = v.json_reports()
+        check(len(docs) == 20, "20 reports")
+        for doc in docs:
+            check(section(doc, "Threads")["threads"], "threads listed")
+            for t in section(doc, "Threads")["threads"]:
+                cap = t.get("capture")
+                check(cap in ("quiet", "signal", "none"), "path: %r" % t)
+                if cap == "none":
+                    check(t.get("unavailable") or t.get("note"), "explained: %r" % t)
+                    exited += "exited" in (t.get("unavailable") or "")
+        print("threads that exited while being captured: %d" % exited)
+        check(v.stop(timeout=30) == 0, "exit")
+
+
+def test_fork_while_reports_run():
+    # Children forked while another thread writes reports get a working libgmr of their own:
+    # each writes two reports and exits; none hangs (locks held at fork time) or crashes.
+    n = 5 if TOOL else 40
+    with Session() as s:
+        m, _ = s.command("forkstorm %d" % n, r"FORKSTORM ok=(\d+) failed=(\d+)\n",
+                         timeout=240)
+        check(int(m.group(1)) == n and m.group(2) == b"0", "children: %r" % m.group(0))
+        s.report()
+        check_keeps_working(s)
+
+
 def test_exec_inherits_no_descriptor_and_no_signal_disposition():
     d = tempfile.mkdtemp(prefix="gmr-exec-")
     try:
@@ -133,7 +235,183 @@ def test_exec_inherits_no_descriptor_and_no_signal_disposition():
         shutil.rmtree(d)
 
 
+def wait_stderr_report(v, n, timeout=30):
+    return v.wait_stderr(lambda t: len(complete_text_reports(t)) >= n, timeout=timeout)
+
+
+def check_fallback(v, reason_re):
+    text = wait_stderr_report(v, 1)
+    first = text.split("\n", 1)[0]
+    check(re.match(r"libgmr: cannot write the report to log_dir .*: %s; writing it here "
+                   r"instead$" % reason_re, first), "one-line reason first: %r" % first)
+    check(len(split_text_reports(text)) == 1, "the whole report follows")
+
+
+class AsUser(Victim):
+    """A victim run under another uid and gid (root only)."""
+
+    def __init__(self, uid, name, *args):
+        path = os.path.join(os.environ.get("GMR_VICTIM_DIR", "."), name)
+        wrapper = os.environ.get("GMR_VICTIM_WRAPPER", "").split()
+        self.proc = subprocess.Popen([*wrapper, path, *args], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     user=uid, group=uid, extra_groups=[], cwd="/")
+        self.pid = self.proc.pid
+        self.out = self.err = b""
+        self.eof = set()
+
+
+def test_log_dir_unwritable_for_an_unprivileged_user():
+    if os.geteuid() != 0:
+        print("skip: needs root to run the victim as another user")
+        return
+    d = tempfile.mkdtemp(prefix="gmr-logdir-")
+    os.chmod(d, 0o755)  # owned by root: nobody cannot create files there
+    try:
+        v = AsUser(65534, "victim-fault", "--log-dir", d)
+        with v:
+            v.wait_ready(timeout=30)
+            v.kill(signal.SIGUSR2)
+            check_fallback(v, "Permission denied")
+            check(os.listdir(d) == [], "nothing left in the directory")
+            check(v.stop(timeout=30) == 0, "exit")
+    finally:
+        shutil.rmtree(d)
+
+
+def mount(*args):
+    return subprocess.run(["mount", *args], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL).returncode == 0
+
+
+def test_log_dir_on_read_only_mount():
+    if os.geteuid() != 0:
+        print("skip: needs root to mount")
+        return
+    d = tempfile.mkdtemp(prefix="gmr-logdir-")
+    try:
+        if not (mount("--bind", d, d) and mount("-o", "remount,bind,ro", d)):
+            print("skip: cannot bind-mount read-only here")
+            return
+        try:
+            with Victim("victim-fault", "--log-dir", d) as v:
+                v.wait_ready(timeout=30)
+                v.kill(signal.SIGUSR2)
+                check_fallback(v, "Read-only file system")
+                check(v.stop(timeout=30) == 0, "exit")
+        finally:
+            subprocess.run(["umount", d])
+    finally:
+        shutil.rmtree(d)
+
+
+def test_log_dir_full():
+    if os.geteuid() != 0:
+        print("skip: needs root to mount a small tmpfs")
+        return
+    d = tempfile.mkdtemp(prefix="gmr-logdir-")
+    try:
+        if not mount("-t", "tmpfs", "-o", "size=8k,mode=0755", "tmpfs", d):
+            print("skip: cannot mount tmpfs here")
+            return
+        try:
+            with Victim("victim-fault", "--log-dir", d) as v:
+                v.wait_ready(timeout=30)
+                v.kill(signal.SIGUSR2)
+                check_fallback(v, "No space left on device")
+                check(os.listdir(d) == [], "the partial file is removed: %r" % os.listdir(d))
+                check(v.stop(timeout=30) == 0, "exit")
+        finally:
+            subprocess.run(["umount", d])
+    finally:
+        shutil.rmtree(d)
+
+
+def test_log_dir_beyond_file_size_limit():
+    # RLIMIT_FSIZE: write() fails with EFBIG and the kernel sends SIGXFSZ, whose default
+    # action would kill the process.
+    d = tempfile.mkdtemp(prefix="gmr-logdir-")
+    try:
+        with Victim("victim-fault", "--log-dir", d, "--fsize-limit", "4096") as v:
+            v.wait_ready(timeout=30)
+            for n in (1, 2):
+                v.kill(signal.SIGUSR2)
+                wait_stderr_report(v, n)
+            first = v.err.decode().split("\n", 1)[0]
+            check(re.match(r"libgmr: cannot write the report to log_dir .*: File too large; "
+                           r"writing it here instead$", first), "reason: %r" % first)
+            check(os.listdir(d) == [], "no partial file: %r" % os.listdir(d))
+            check(v.stop(timeout=30) == 0, "the process survived SIGXFSZ")
+    finally:
+        shutil.rmtree(d)
+
+
+def test_trigger_file_deleted_recreated_and_replaced_by_a_directory():
+    d = tempfile.mkdtemp(prefix="gmr-trigger-")
+    path = os.path.join(d, "trigger")
+    try:
+        with open(path, "w"):
+            pass
+        with Victim("victim-fault", "--json", "--file-trigger", path) as v:
+            v.wait_ready(timeout=30)
+            count = [0]
+
+            def expect_report(what):
+                count[0] += 1
+                v.wait_stderr(lambda t: len(split_json_reports(t)) >= count[0], timeout=30,
+                              what="report after " + what)
+                time.sleep(1.1)  # triggers are at least one interval apart
+
+            time.sleep(1.1)
+            os.utime(path)
+            expect_report("touch")
+            os.unlink(path)
+            os.mkdir(path)  # a directory where the file was
+            time.sleep(1.5)
+            os.rmdir(path)
+            with open(path, "w") as f:  # a file again
+                f.write("x")
+            expect_report("re-creation after the directory")
+            os.unlink(path)
+            time.sleep(1.1)
+            with open(path, "w"):
+                pass
+            expect_report("re-creation")
+            # A rename over the file replaces it, as editors do.
+            with open(path + ".new", "w") as f:
+                f.write("new")
+            os.rename(path + ".new", path)
+            expect_report("replacement")
+            # The whole directory goes away and comes back.
+            shutil.rmtree(d)
+            time.sleep(1.1)
+            os.mkdir(d)
+            with open(path, "w"):
+                pass
+            expect_report("directory re-created")
+            docs = v.json_reports()
+            check(len(docs) == count[0], "one report per change: %d" % len(docs))
+            for doc in docs:
+                check(doc["header"]["trigger"] == "file " + path, "trigger %r" %
+                      doc["header"]["trigger"])
+            v.kill(signal.SIGUSR2)  # the explicit signal trigger works beside the file
+            v.wait_stderr(lambda t: len(split_json_reports(t)) > count[0], timeout=30)
+            check(v.stop(timeout=30) == 0, "exit")
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 if __name__ == "__main__":
     run([
+        test_thread_blocking_every_signal,
+        test_thread_in_uninterruptible_sleep,
+        test_garbage_frame_pointers_and_return_addresses,
+        test_threads_exiting_while_captured,
+        test_fork_while_reports_run,
         test_exec_inherits_no_descriptor_and_no_signal_disposition,
+        test_log_dir_unwritable_for_an_unprivileged_user,
+        test_log_dir_on_read_only_mount,
+        test_log_dir_full,
+        test_log_dir_beyond_file_size_limit,
+        test_trigger_file_deleted_recreated_and_replaced_by_a_directory,
     ])
