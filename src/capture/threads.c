@@ -9,6 +9,10 @@
  * naming a pre-allocated slot, the handler (snapshot-as.c) copies registers and stack into
  * it, and the reporter walks the copy.  See DESIGN.md.
  *
+ * Every thread is walked before any frame is described: the walks use the unwinder's own Dwfl
+ * while a helper thread loads the DWARF of the modules they pass through into the describing
+ * one (gmr__sym_prefetch()), which is most of a first report's time.
+ *
  * Context: reporter thread, or caller context when the library is not set up (then only the
  * quiet path works).  Serialized with install/uninstall by gmr__sym_lock().
  */
@@ -201,6 +205,15 @@ void gmr__threads_uninstall(void)
 
 enum path { PATH_NONE, PATH_QUIET, PATH_SIGNAL };
 
+/* A walk, kept until its frames are described (after every thread is walked). */
+struct kept_walk {
+    struct gmr__unwind_frame *frames; /* owned; @n entries */
+    int n;
+    long more;                        /* as in gmr__unwind_result */
+    bool more_at_least;
+    char *error;                      /* owned; why the walk stopped early, or NULL */
+};
+
 struct work {
     int tid;
     json_t *obj;                   /* borrowed from the section's array */
@@ -212,6 +225,8 @@ struct work {
     bool have_sched;
     int fd_syscall;                /* quiet path: TID/syscall, read again after the walk; or -1 */
     int fd_sched;                  /* quiet path: TID/schedstat, likewise; or -1 */
+    bool walked;                   /* @walk holds its stack, to describe */
+    struct kept_walk walk;
     char fallback[192];            /* why a quiet-path thread went to the signal path */
 };
 
@@ -256,18 +271,42 @@ static int unavailable(struct report *rp, struct work *w, const char *reason)
     return 0;
 }
 
-/* Appends the walked frames, symbolized, to the thread's object. */
-static int add_frames_timed(struct report *rp, json_t *obj, const struct gmr__unwind_result *res);
-
-static int add_frames(struct report *rp, json_t *obj, const struct gmr__unwind_result *res)
+/*
+ * Keeps the walk in rp->res for the thread, and has the helper load the DWARF of the modules
+ * its frames are in.  Return: 0 or -ENOMEM.
+ */
+static int keep_walk(struct report *rp, struct work *w)
 {
-    uint64_t t0 = now_ns();
-    int r = add_frames_timed(rp, obj, res);
-    rp->symbolize_ns += now_ns() - t0;
-    return r;
+    const struct gmr__unwind_result *res = &rp->res;
+    struct kept_walk *k = &w->walk;
+    if (res->n > 0) {
+        k->frames = gmr__malloc((size_t)res->n * sizeof(*k->frames));
+        if (!k->frames)
+            return -ENOMEM;
+        memcpy(k->frames, res->frames, (size_t)res->n * sizeof(*k->frames));
+    }
+    k->n = res->n;
+    k->more = res->more;
+    k->more_at_least = res->more_at_least;
+    if (!res->complete && !res->more_at_least && res->error[0] &&
+        !(k->error = gmr__strdup(res->error)))
+        return -ENOMEM;
+    w->walked = true;
+    for (int i = 0; i < res->n; i++)
+        gmr__sym_prefetch(rp->sym, res->frames[i].pc, res->frames[i].activation);
+    return 0;
 }
 
-static int add_frames_timed(struct report *rp, json_t *obj, const struct gmr__unwind_result *res)
+static void kept_walk_done(struct kept_walk *k)
+{
+    gmr__free(k->frames);
+    gmr__free(k->error);
+    k->frames = NULL;
+    k->error = NULL;
+}
+
+/* Appends the walked frames, symbolized, to the thread's object. */
+static int add_frames(struct report *rp, json_t *obj, const struct kept_walk *res)
 {
     json_t *frames = json_array();
     if (!frames || json_object_set_new(obj, "frames", frames) < 0)
@@ -299,10 +338,8 @@ static int add_frames_timed(struct report *rp, json_t *obj, const struct gmr__un
             json_object_set_new(obj, "more_frames_exact", json_boolean(!res->more_at_least)) < 0)
             return -ENOMEM;
     }
-    if (!res->complete && !res->more_at_least && res->error[0]) {
-        if (set_str(obj, "unwind_error", res->error) < 0)
-            return -ENOMEM;
-    }
+    if (res->error && set_str(obj, "unwind_error", res->error) < 0)
+        return -ENOMEM;
     return 0;
 }
 
@@ -433,7 +470,7 @@ static int set_syscall_args(json_t *obj, const uint64_t args[6])
 static int guess_frame_pointer(struct report *rp, int tid, struct gmr__regs *regs,
                                const struct gmr__unwind_mem *mem)
 {
-    Dwfl *dwfl = gmr__sym_dwfl(rp->sym);
+    Dwfl *dwfl = gmr__sym_unwind_dwfl(rp->sym);
     int tries = 0;
     for (size_t off = 0; off + 16 <= mem->len && tries < MAX_FP_GUESSES; off += 8) {
         uint64_t slot = mem->addr + off, link, ret;
@@ -463,7 +500,7 @@ static int capture_quiet(struct report *rp, struct work *w)
         snprintf(w->fallback, sizeof(w->fallback), "no unwinder for the quiet path");
         return 0;
     }
-    Dwfl *dwfl = gmr__sym_dwfl(rp->sym);
+    Dwfl *dwfl = gmr__sym_unwind_dwfl(rp->sym);
     int r = walk(rp, dwfl, w->tid, &regs, &mem);
     if (r == 0 && !rp->res.complete && !rp->res.more_at_least)
         r = guess_frame_pointer(rp, w->tid, &regs, &mem);
@@ -491,7 +528,7 @@ static int capture_quiet(struct report *rp, struct work *w)
     if (set_str(w->obj, "capture", "quiet") < 0 || set_syscall(w->obj, w->sc.nr) < 0 ||
         set_syscall_args(w->obj, w->sc.args) < 0)
         return -ENOMEM;
-    return add_frames(rp, w->obj, &rp->res);
+    return keep_walk(rp, w);
 }
 
 static int queue_signal(int tid, int signo, uint64_t ticket)
@@ -593,10 +630,10 @@ static int signal_done(struct report *rp, struct work *w, struct gmr__slot *s)
     struct gmr__unwind_mem mem = {.addr = s->stack_addr, .data = s->stack, .len = s->stack_len};
     if (!rp->sym)
         return unavailable(rp, w, "captured, but the unwinder is unavailable");
-    int r = walk(rp, gmr__sym_dwfl(rp->sym), w->tid, &s->regs, &mem);
+    int r = walk(rp, gmr__sym_unwind_dwfl(rp->sym), w->tid, &s->regs, &mem);
     if (r < 0)
         return set_str(w->obj, "unwind_error", rp->res.error);
-    return add_frames(rp, w->obj, &rp->res);
+    return keep_walk(rp, w);
 }
 
 /*
@@ -830,6 +867,16 @@ static int fill(json_t *section, int self_tid, bool group, struct report *rp)
     if (r < 0)
         goto out;
 
+    /* Every stack is walked: describe the frames, once the helper has loaded their DWARF. */
+    uint64_t t_describe = now_ns();
+    if (rp->sym)
+        gmr__sym_prefetch_wait(rp->sym);
+    for (int i = 0; i < n; i++) {
+        if (work[i].walked && (r = add_frames(rp, work[i].obj, &work[i].walk)) < 0)
+            goto out;
+    }
+    rp->symbolize_ns = now_ns() - t_describe;
+
     r = -ENOMEM;
     if (found > n && set_int(section, "threads_not_shown", found - n) < 0)
         goto out;
@@ -845,6 +892,10 @@ static int fill(json_t *section, int self_tid, bool group, struct report *rp)
         goto out;
     r = 0;
 out:
+    if (rp->sym)
+        gmr__sym_prefetch_wait(rp->sym);
+    for (int i = 0; work && i < n; i++)
+        kept_walk_done(&work[i].walk);
     gmr__free(rp->window);
     gmr__free(todo);
     gmr__free(work);

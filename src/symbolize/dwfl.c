@@ -1,6 +1,14 @@
 /*
  * The process's libdwfl session: modules from /proc/self/maps (re-reported only when the maps
  * changed), local-only debuginfo lookup, and the per-PC cache of frame descriptions.
+ *
+ * The session holds two Dwfl objects over the same modules: one the unwinder walks stacks with
+ * (CFI), one that describes addresses (DWARF, symbol tables).  Loading a module's DWARF is the
+ * bulk of a first report (libc's separate debug information is compressed: tens of
+ * milliseconds to inflate), so while the Threads section walks its stacks with the first, a
+ * helper thread loads the DWARF of the modules the walks run through into the second.  libdw
+ * objects are not shared between the two threads: each Dwfl is used by one thread at a time.
+ *
  * Context: reporter thread or caller context, under gmr__sym_lock().
  */
 #include "config.h"
@@ -12,11 +20,11 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "render/render.h"
@@ -32,14 +40,34 @@ struct cache_entry {
 
 #define CACHE_BUCKETS (2 * GMR_SYM_CACHE_MAX) /* power of two, at most half full */
 
+/* Modules whose DWARF the helper loads in one report; more are loaded when first described. */
+#define PREFETCH_MAX 64
+
+/* The DWARF-loading helper of one report.  @lock guards the members below it. */
+struct prefetch {
+    pthread_t thread;
+    bool running;                     /* @thread exists and is not joined yet */
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    uint64_t queue[PREFETCH_MAX];     /* module start addresses; reporter appends */
+    int queued;
+    int taken;                        /* entries the helper has taken */
+    bool closing;                     /* no more entries: the helper exits when done */
+};
+
 struct gmr__sym {
-    Dwfl *dwfl;                 /* owned */
+    Dwfl *dwfl;                 /* owned; describes addresses (DWARF, symbols) */
+    Dwfl *unwind_dwfl;          /* owned; the unwinder's, over the same modules */
     pid_t pid;                  /* process the session describes */
     char *maps;                 /* owned; /proc/self/maps as last reported */
     size_t maps_len;
     bool removed;               /* set by the report_end callback: a module went away */
     struct cache_entry *cache;  /* owned; CACHE_BUCKETS entries */
     size_t cached;              /* entries in use */
+    uint64_t warmed[PREFETCH_MAX]; /* start addresses of modules whose DWARF was asked for */
+    int nwarmed;
+    Dwfl_Module *last_seen;     /* unwind_dwfl's module of the last gmr__sym_prefetch() */
+    struct prefetch pf;
 };
 
 static struct gmr__sym *session;              /* the process's session; NULL until used */
@@ -91,38 +119,6 @@ static int open_matching(Dwfl_Module *mod, const char *path)
 }
 
 /*
- * Marks @fd close-on-exec and returns it.  libdwfl opens the files it keeps for the session's
- * life without O_CLOEXEC: a child of the application that execs would inherit every ELF and
- * debug file a report looked at.  A fork+exec racing with the open itself can still inherit
- * the descriptor; only files libdwfl opens have that window (see find_elf()).
- */
-static int cloexec(int fd)
-{
-    if (fd >= 0)
-        (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
-    return fd;
-}
-
-/*
- * find_elf callback: dwfl_linux_proc_find_elf(), but regular files are opened here with
- * O_CLOEXEC.  The rest (deleted files, the vDSO) libdwfl reads from memory.
- */
-static int find_elf(Dwfl_Module *mod, void **userdata, const char *module_name, Dwarf_Addr base,
-                    char **file_name, Elf **elfp)
-{
-    struct stat st;
-    if (module_name[0] == '/' && stat(module_name, &st) == 0 && S_ISREG(st.st_mode)) {
-        int fd = open(module_name, O_RDONLY | O_CLOEXEC);
-        if (fd >= 0 && !(*file_name = strdup(module_name))) {
-            close(fd);
-            return -1;
-        }
-        return fd;
-    }
-    return cloexec(dwfl_linux_proc_find_elf(mod, userdata, module_name, base, file_name, elfp));
-}
-
-/*
  * find_debuginfo callback: build-id links first, then the debuglink name in the places
  * dwfl_standard_find_debuginfo() looks -- but never debuginfod, which that function may reach
  * (through a client created from DEBUGINFOD_URLS) when the local lookup fails.
@@ -131,9 +127,8 @@ static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname
                           const char *file_name, const char *debuglink_file,
                           GElf_Word debuglink_crc, char **debuginfo_file_name)
 {
-    int fd = cloexec(dwfl_build_id_find_debuginfo(mod, userdata, modname, base, file_name,
-                                                  debuglink_file, debuglink_crc,
-                                                  debuginfo_file_name));
+    int fd = dwfl_build_id_find_debuginfo(mod, userdata, modname, base, file_name, debuglink_file,
+                                          debuglink_crc, debuginfo_file_name);
     if (fd >= 0 || !file_name || file_name[0] != '/' || !debuglink_file || !*debuglink_file)
         return fd;
 
@@ -162,7 +157,7 @@ static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname
 }
 
 static const Dwfl_Callbacks callbacks = {
-    .find_elf = find_elf,
+    .find_elf = dwfl_linux_proc_find_elf,
     .find_debuginfo = find_debuginfo,
 };
 
@@ -182,11 +177,14 @@ static void session_free(struct gmr__sym *s)
 {
     if (!s)
         return;
+    gmr__sym_prefetch_wait(s);
     if (s->cache)
         cache_clear(s);
     gmr__free(s->cache);
     if (s->dwfl)
         dwfl_end(s->dwfl);
+    if (s->unwind_dwfl)
+        dwfl_end(s->unwind_dwfl);
     gmr__free(s->maps);
     gmr__free(s);
 }
@@ -255,17 +253,24 @@ static int refresh(struct gmr__sym *s, const char **reterr_msg)
         gmr__free(maps);
         return 0;
     }
-    FILE *f = fmemopen(maps, len ? len : 1, "r");
-    if (!f) {
-        r = -errno;
-        gmr__free(maps);
-        return r;
-    }
-    dwfl_report_begin(s->dwfl);
-    int rr = dwfl_linux_proc_maps_report(s->dwfl, f);
-    fclose(f);
     s->removed = false;
-    if (dwfl_report_end(s->dwfl, removed_module, s) != 0 || rr != 0) {
+    s->last_seen = NULL;
+    int rr = 0;
+    bool end_failed = false;
+    Dwfl *both[2] = {s->dwfl, s->unwind_dwfl};
+    for (int i = 0; i < 2 && rr == 0 && !end_failed; i++) {
+        FILE *f = fmemopen(maps, len ? len : 1, "r");
+        if (!f) {
+            r = -errno;
+            gmr__free(maps);
+            return r;
+        }
+        dwfl_report_begin(both[i]);
+        rr = dwfl_linux_proc_maps_report(both[i], f);
+        fclose(f);
+        end_failed = dwfl_report_end(both[i], removed_module, s) != 0;
+    }
+    if (end_failed || rr != 0) {
         if (reterr_msg)
             *reterr_msg = rr > 0 ? strerror(rr) : dwfl_errmsg(-1);
         gmr__free(maps);
@@ -273,8 +278,10 @@ static int refresh(struct gmr__sym *s, const char **reterr_msg)
         s->maps = NULL; /* report again next time */
         return rr > 0 ? -rr : -EIO;
     }
-    if (s->removed)
+    if (s->removed) {
         cache_clear(s); /* a removed module's addresses may now belong to another */
+        s->nwarmed = 0;
+    }
     gmr__free(s->maps);
     s->maps = maps;
     s->maps_len = len;
@@ -290,8 +297,9 @@ int gmr__sym_get(struct gmr__sym **ret, const char **reterr_msg)
         s->pid = getpid();
         s->cache = gmr__calloc(CACHE_BUCKETS, sizeof(*s->cache));
         s->dwfl = dwfl_begin(&callbacks);
-        if (!s->cache || !s->dwfl) {
-            if (!s->dwfl && reterr_msg)
+        s->unwind_dwfl = s->dwfl ? dwfl_begin(&callbacks) : NULL;
+        if (!s->cache || !s->dwfl || !s->unwind_dwfl) {
+            if (!s->unwind_dwfl && reterr_msg)
                 *reterr_msg = dwfl_errmsg(-1);
             session_free(s);
             return -ENOMEM;
@@ -309,6 +317,120 @@ int gmr__sym_get(struct gmr__sym **ret, const char **reterr_msg)
 Dwfl *gmr__sym_dwfl(struct gmr__sym *s)
 {
     return s->dwfl;
+}
+
+Dwfl *gmr__sym_unwind_dwfl(struct gmr__sym *s)
+{
+    return s->unwind_dwfl;
+}
+
+/* ---- loading DWARF ahead of describing ---- */
+
+/* Loads what describing an address in the module at @addr needs.  Context: the helper. */
+static void warm_module(Dwfl *dwfl, uint64_t addr)
+{
+    Dwfl_Module *mod = dwfl_addrmodule(dwfl, addr);
+    if (!mod)
+        return;
+    Dwarf_Addr bias;
+    Dwarf *dw = dwfl_module_getdwarf(mod, &bias);
+    Dwarf_Aranges *aranges;
+    size_t naranges;
+    if (dw)
+        (void)dwarf_getaranges(dw, &aranges, &naranges);
+    (void)dwfl_module_getsymtab(mod);
+}
+
+/* The helper: loads the queued modules until the reporter closes the queue. */
+static void *prefetch_main(void *arg)
+{
+    struct gmr__sym *s = arg;
+    struct prefetch *pf = &s->pf;
+    pthread_mutex_lock(&pf->lock);
+    for (;;) {
+        while (pf->taken == pf->queued && !pf->closing)
+            pthread_cond_wait(&pf->cond, &pf->lock);
+        if (pf->taken == pf->queued)
+            break;
+        uint64_t addr = pf->queue[pf->taken++];
+        pthread_mutex_unlock(&pf->lock);
+        warm_module(s->dwfl, addr);
+        pthread_mutex_lock(&pf->lock);
+    }
+    pthread_mutex_unlock(&pf->lock);
+    return NULL;
+}
+
+/* Queues the module at @addr, starting the helper on first use.  Return: false when not queued. */
+static bool prefetch_queue(struct gmr__sym *s, uint64_t addr)
+{
+    struct prefetch *pf = &s->pf;
+    if (!pf->running) {
+        if (pthread_mutex_init(&pf->lock, NULL) != 0)
+            return false;
+        if (pthread_cond_init(&pf->cond, NULL) != 0) {
+            pthread_mutex_destroy(&pf->lock);
+            return false;
+        }
+        pf->queued = pf->taken = 0;
+        pf->closing = false;
+        pf->queue[pf->queued++] = addr;
+        /* The helper takes no signal meant for the application. */
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        int err = pthread_create(&pf->thread, NULL, prefetch_main, s);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (err) {
+            pthread_cond_destroy(&pf->cond);
+            pthread_mutex_destroy(&pf->lock);
+            return false;
+        }
+        pf->running = true;
+        return true;
+    }
+    pthread_mutex_lock(&pf->lock);
+    bool ok = pf->queued < PREFETCH_MAX;
+    if (ok) {
+        pf->queue[pf->queued++] = addr;
+        pthread_cond_signal(&pf->cond);
+    }
+    pthread_mutex_unlock(&pf->lock);
+    return ok;
+}
+
+void gmr__sym_prefetch(struct gmr__sym *s, uint64_t pc, bool activation)
+{
+    uint64_t lookup = activation || pc == 0 ? pc : pc - 1;
+    Dwfl_Module *mod = dwfl_addrmodule(s->unwind_dwfl, lookup);
+    if (!mod || mod == s->last_seen)
+        return;
+    s->last_seen = mod;
+    Dwarf_Addr start = 0;
+    if (!dwfl_module_info(mod, NULL, &start, NULL, NULL, NULL, NULL, NULL))
+        return;
+    for (int i = 0; i < s->nwarmed; i++) {
+        if (s->warmed[i] == start)
+            return;
+    }
+    if (s->nwarmed == PREFETCH_MAX || !prefetch_queue(s, start))
+        return; /* loaded when first described instead */
+    s->warmed[s->nwarmed++] = start;
+}
+
+void gmr__sym_prefetch_wait(struct gmr__sym *s)
+{
+    struct prefetch *pf = &s->pf;
+    if (!pf->running)
+        return;
+    pthread_mutex_lock(&pf->lock);
+    pf->closing = true;
+    pthread_cond_signal(&pf->cond);
+    pthread_mutex_unlock(&pf->lock);
+    pthread_join(pf->thread, NULL);
+    pthread_cond_destroy(&pf->cond);
+    pthread_mutex_destroy(&pf->lock);
+    pf->running = false;
 }
 
 void gmr__sym_free(void)

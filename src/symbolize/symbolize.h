@@ -46,8 +46,26 @@ void gmr__sym_unlock(void);
  */
 int gmr__sym_get(struct gmr__sym **ret, const char **reterr_msg);
 
-/* The session's Dwfl (borrowed). */
+/* The session's Dwfl (borrowed): describes addresses; the unwinder may use it too. */
 Dwfl *gmr__sym_dwfl(struct gmr__sym *s);
+
+/*
+ * gmr__sym_unwind_dwfl() - a second Dwfl over the same modules (borrowed), for the unwinder
+ * while gmr__sym_prefetch() loads DWARF into the first.
+ */
+Dwfl *gmr__sym_unwind_dwfl(struct gmr__sym *s);
+
+/*
+ * gmr__sym_prefetch() - have a helper thread load the DWARF and symbols of the module holding
+ * @pc (@activation as for gmr__sym_frames()), unless that was asked for already, so that
+ * describing its addresses later does not wait for it.  The module is looked up in
+ * gmr__sym_unwind_dwfl().  Until gmr__sym_prefetch_wait(), the caller must not use
+ * gmr__sym_dwfl() or gmr__sym_frames().
+ */
+void gmr__sym_prefetch(struct gmr__sym *s, uint64_t pc, bool activation);
+
+/* gmr__sym_prefetch_wait() - wait for the helper to finish (nothing when none runs). */
+void gmr__sym_prefetch_wait(struct gmr__sym *s);
 
 /*
  * gmr__sym_frames() - describe the code address of one physical frame.

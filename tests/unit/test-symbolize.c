@@ -85,6 +85,33 @@ static void test_symbolize_function_file_line(void **state)
     assert_ptr_equal(gmr__sym_frames(s, pc, false), frames);
 }
 
+/*
+ * In a fresh session, a helper thread loads the DWARF of modules ahead of their description;
+ * described afterwards, the addresses come back as without it.
+ */
+static void test_prefetch_then_describe(void **state)
+{
+    (void)state;
+    gmr__sym_free();
+    gmr__sym_lock();
+    struct gmr__sym *s = session();
+    uint64_t pc = helper_caller();
+    char here[16];
+    gmr__sym_prefetch(s, pc, false);
+    gmr__sym_prefetch(s, pc + 1, false);                      /* same module: once */
+    gmr__sym_prefetch(s, (uint64_t)(uintptr_t)here, true);    /* no module */
+    gmr__sym_prefetch(s, (uint64_t)(uintptr_t)&strlen, true); /* another module */
+    gmr__sym_prefetch_wait(s);
+    gmr__sym_prefetch_wait(s); /* nothing runs: returns */
+    json_t *frames = gmr__sym_frames(s, pc, false);
+    assert_non_null(frames);
+    json_t *f = json_array_get(frames, 0);
+    assert_string_equal(field(f, "function"), "helper_caller");
+    assert_int_equal(json_integer_value(json_object_get(f, "line")),
+                     marker_line("HELPER_CALL_LINE"));
+    gmr__sym_unlock();
+}
+
 static void test_symbolize_marks_inlined_calls(void **state)
 {
     (void)state;
@@ -202,6 +229,7 @@ static int teardown_session(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_prefetch_then_describe),
         cmocka_unit_test_setup_teardown(test_symbolize_function_file_line, lock, unlock),
         cmocka_unit_test_setup_teardown(test_symbolize_marks_inlined_calls, lock, unlock),
         cmocka_unit_test_setup_teardown(test_symbolize_unknown_address_keeps_pc, lock, unlock),
