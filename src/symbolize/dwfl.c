@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "render/render.h"
@@ -119,6 +120,38 @@ static int open_matching(Dwfl_Module *mod, const char *path)
 }
 
 /*
+ * Marks @fd close-on-exec and returns it.  libdwfl opens the files it keeps for the session's
+ * life without O_CLOEXEC: a child of the application that execs would inherit every ELF and
+ * debug file a report looked at.  A fork+exec racing with the open itself can still inherit
+ * the descriptor; only files libdwfl opens have that window (see find_elf()).
+ */
+static int cloexec(int fd)
+{
+    if (fd >= 0)
+        (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+    return fd;
+}
+
+/*
+ * find_elf callback: dwfl_linux_proc_find_elf(), but regular files are opened here with
+ * O_CLOEXEC.  The rest (deleted files, the vDSO) libdwfl reads from memory.
+ */
+static int find_elf(Dwfl_Module *mod, void **userdata, const char *module_name, Dwarf_Addr base,
+                    char **file_name, Elf **elfp)
+{
+    struct stat st;
+    if (module_name[0] == '/' && stat(module_name, &st) == 0 && S_ISREG(st.st_mode)) {
+        int fd = open(module_name, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0 && !(*file_name = strdup(module_name))) {
+            close(fd);
+            return -1;
+        }
+        return fd;
+    }
+    return cloexec(dwfl_linux_proc_find_elf(mod, userdata, module_name, base, file_name, elfp));
+}
+
+/*
  * find_debuginfo callback: build-id links first, then the debuglink name in the places
  * dwfl_standard_find_debuginfo() looks -- but never debuginfod, which that function may reach
  * (through a client created from DEBUGINFOD_URLS) when the local lookup fails.
@@ -127,8 +160,9 @@ static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname
                           const char *file_name, const char *debuglink_file,
                           GElf_Word debuglink_crc, char **debuginfo_file_name)
 {
-    int fd = dwfl_build_id_find_debuginfo(mod, userdata, modname, base, file_name, debuglink_file,
-                                          debuglink_crc, debuginfo_file_name);
+    int fd = cloexec(dwfl_build_id_find_debuginfo(mod, userdata, modname, base, file_name,
+                                                  debuglink_file, debuglink_crc,
+                                                  debuginfo_file_name));
     if (fd >= 0 || !file_name || file_name[0] != '/' || !debuglink_file || !*debuglink_file)
         return fd;
 
@@ -157,7 +191,7 @@ static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname
 }
 
 static const Dwfl_Callbacks callbacks = {
-    .find_elf = dwfl_linux_proc_find_elf,
+    .find_elf = find_elf,
     .find_debuginfo = find_debuginfo,
 };
 
