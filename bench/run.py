@@ -4,9 +4,11 @@
 For each thread count N it starts bench/victim-bench with N threads parked 20 calls deep
 (blocked in read(), or spinning with --busy) -- once with text reports (the default format of
 triggered reports) and once with JSON reports -- and measures:
-  - signal-to-report-complete wall time of the first (cold) and second (warm) report: from
+  - signal-to-report-complete wall time of the first (cold) and later (warm) reports: from
     kill(SIGUSR2) until the whole report has arrived on the victim's stderr (JSON: the closing
-    brace; text: the last line of the System section, the last section);
+    brace; text: the last line of the System section, the last section).  With --runs R each
+    victim is started R times: cold is the median of the R first reports, warm the median of
+    the --warm reports that follow each;
   - the Threads section's own time (its "stats.elapsed_us", from the JSON reports);
   - the longest time any thread spent in the capture handler ("stats.max_interrupted_ns");
   - peak extra RSS during the report: VmHWM after minus VmRSS before, with the high-water
@@ -22,7 +24,7 @@ The cost libgmr adds to a coroutine switch is measured by another program, not t
 BUILD/bench/bench-coro (bench/bench-coro.c).
 
 Usage: bench/run.py [--build DIR] [--sizes 10,100,1000,4000] [--variants blocked,busy]
-                    [--no-peers]
+                    [--runs 1] [--warm 1] [--no-peers]
 """
 
 import argparse
@@ -33,6 +35,7 @@ import re
 import select
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -139,14 +142,17 @@ def main():
     ap.add_argument("--build", default=os.path.join(here, "..", "build-threads"))
     ap.add_argument("--sizes", default="10,100,1000,4000")
     ap.add_argument("--variants", default="blocked,busy")
+    ap.add_argument("--runs", type=int, default=1)
+    ap.add_argument("--warm", type=int, default=1)
     ap.add_argument("--no-peers", action="store_true")
     args = ap.parse_args()
     exe = os.path.join(args.build, "bench", "victim-bench")
     have_eu = shutil.which("eu-stack") and not args.no_peers
     have_gdb = shutil.which("gdb") and not args.no_peers
 
-    print("separate debug information under /usr/lib/debug: %s" %
-          ("visible" if debuginfo_visible() else "not visible"))
+    print("separate debug information under /usr/lib/debug: %s; %d run(s) per cell, %d warm "
+          "report(s) per run, medians" % ("visible" if debuginfo_visible() else "not visible",
+                                          args.runs, args.warm))
     print()
     print("| N | threads | text cold ms | text warm ms | json cold ms | json warm ms | "
           "section cold/warm ms | quiet/signal | longest interruption µs | "
@@ -157,31 +163,44 @@ def main():
     for variant in args.variants.split(","):
         for n in [int(x) for x in args.sizes.split(",")]:
             busy = variant == "busy"
-            v = Victim(exe, n, busy, True)
-            try:
-                tcold, _, trss1 = v.report()
-                twarm, _, trss2 = v.report()
-            finally:
-                v.stop()
-            v = Victim(exe, n, busy, False)
-            try:
-                cold, doc1, rss1 = v.report()
-                warm, doc2, rss2 = v.report()
-                s1, s2 = threads_section(doc1), threads_section(doc2)
-                st = s2["stats"]
-                longest = max(s1["stats"]["max_interrupted_ns"], st["max_interrupted_ns"])
-                eu = timed(["eu-stack", "-i", "-s", "-p", str(v.pid)]) if have_eu else None
-                gdb = timed(["gdb", "-p", str(v.pid), "-batch", "-ex",
-                             "thread apply all bt"]) if have_gdb else None
-            finally:
-                v.stop()
+            res = {}
+            rss = []
+            for text in (True, False):
+                colds, warms, sections, longest = [], [], [], 0
+                for run in range(args.runs):
+                    v = Victim(exe, n, busy, text)
+                    try:
+                        cold, doc, r = v.report()
+                        colds.append(cold)
+                        rss.append(r)
+                        docs = [doc]
+                        for _ in range(args.warm):
+                            warm, doc, r = v.report()
+                            warms.append(warm)
+                            rss.append(r)
+                            docs.append(doc)
+                        if not text:
+                            st = [threads_section(d)["stats"] for d in docs]
+                            sections.append(st)
+                            longest = max([longest] + [x["max_interrupted_ns"] for x in st])
+                        last = run == args.runs - 1
+                        if not text and last:
+                            eu = timed(["eu-stack", "-i", "-s", "-p", str(v.pid)]) if have_eu else None
+                            gdb = timed(["gdb", "-p", str(v.pid), "-batch", "-ex",
+                                         "thread apply all bt"]) if have_gdb else None
+                    finally:
+                        v.stop()
+                res[text] = (statistics.median(colds), statistics.median(warms), sections, longest)
+            tcold, twarm = res[True][0], res[True][1]
+            cold, warm, sections, longest = res[False]
+            sec_cold = statistics.median([st[0]["elapsed_us"] for st in sections]) / 1000.0
+            sec_warm = statistics.median([x["elapsed_us"] for st in sections for x in st[1:]]) / 1000.0
+            last = sections[-1][-1]
             print("| %d | %s | %s | %s | %s | %s | %.1f / %.1f | %d/%d | %.1f | %.1f | %s | %s "
                   "| %s | %s | %s |" % (
-                      n, variant, ms(tcold), ms(twarm), ms(cold), ms(warm),
-                      s1["stats"]["elapsed_us"] / 1000.0, st["elapsed_us"] / 1000.0,
-                      st["quiet"], st["signal"], longest / 1000.0,
-                      max(rss1, rss2, trss1, trss2) / 1024.0, ms(eu), ms(gdb),
-                      ratio(twarm, eu), ratio(warm, eu), ratio(twarm, gdb)))
+                      n, variant, ms(tcold), ms(twarm), ms(cold), ms(warm), sec_cold, sec_warm,
+                      last["quiet"], last["signal"], longest / 1000.0, max(rss) / 1024.0,
+                      ms(eu), ms(gdb), ratio(twarm, eu), ratio(warm, eu), ratio(twarm, gdb)))
             sys.stdout.flush()
 
 
