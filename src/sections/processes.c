@@ -14,6 +14,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "conf/conf-internal.h"
 #include "render/render.h"
 #include "sections/sections.h"
 #include "util/alloc.h"
@@ -148,22 +149,88 @@ static void user_name(long uid, const char *passwd, char *buf, size_t size)
     }
 }
 
-/* Command line of @pid with NULs turned into spaces; "[comm]" for kernel threads/zombies. */
+/* Appends @s to the @size bytes at @buf, of which *@len are used; cuts what does not fit. */
+static void append(char *buf, size_t size, size_t *len, const char *s)
+{
+    size_t n = strlen(s);
+    if (n > size - 1 - *len)
+        n = size - 1 - *len;
+    memcpy(buf + *len, s, n);
+    *len += n;
+    buf[*len] = '\0';
+}
+
+/*
+ * Joins the NUL-separated arguments in @raw (@n bytes) with spaces into @buf, masking secrets
+ * as the Configuration and Environment sections do: the value of an option whose name looks
+ * secret ("--keystone-password=x", or the argument after "--db-token") becomes "***", and
+ * credentials inside URLs are masked.
+ */
+static void mask_arguments(const char *raw, size_t n, char *buf, size_t size)
+{
+    size_t len = 0;
+    bool hide_next = false;
+    buf[0] = '\0';
+    for (const char *arg = raw; arg < raw + n; arg += strlen(arg) + 1) {
+        if (arg != raw)
+            append(buf, size, &len, " ");
+        const char *eq = strchr(arg, '=');
+        bool option = arg[0] == '-' && arg[1] == '-';
+        if (hide_next) {
+            hide_next = false;
+            if (!option) {
+                append(buf, size, &len, "***");
+                continue;
+            }
+        }
+        if (option && eq) {
+            char name[256];
+            snprintf(name, sizeof(name), "%.*s", (int)(eq - arg), arg);
+            if (gmr__mask_name_is_secret(name)) {
+                append(buf, size, &len, name);
+                append(buf, size, &len, "=***");
+                continue;
+            }
+        } else if (option && gmr__mask_name_is_secret(arg)) {
+            hide_next = true;
+        }
+        char *masked = NULL;
+        if (gmr__mask_url_credentials(arg, &masked) < 0) {
+            append(buf, size, &len, strstr(arg, "://") ? "***" : arg);
+            continue;
+        }
+        append(buf, size, &len, masked);
+        gmr__free(masked);
+    }
+}
+
+/*
+ * Command line of @pid, arguments joined by spaces with secrets masked; "[comm]" for kernel
+ * threads and zombies.
+ */
 static void command_line(int pid, char *buf, size_t size)
 {
     char path[64];
     snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
-    ssize_t n = read_small(path, buf, size);
+    char *raw = gmr__malloc(size);
+    ssize_t n = raw ? read_small(path, raw, size) : -ENOMEM;
     if (n > 0) {
-        while (n > 0 && buf[n - 1] == '\0')
-            n--;
-        for (ssize_t i = 0; i < n; i++) {
-            if (buf[i] == '\0')
-                buf[i] = ' ';
+        /* A cut argument might hold the start of a secret its end would have let us mask. */
+        bool cut = (size_t)n >= size - 1;
+        if (cut) {
+            while (n > 0 && raw[n - 1] != '\0')
+                n--;
         }
-        buf[n] = '\0';
+        while (n > 0 && raw[n - 1] == '\0')
+            n--;
+        raw[n] = '\0';
+        mask_arguments(raw, (size_t)n, buf, size - (cut ? 4 : 0));
+        if (cut)
+            strcat(buf, " ...");
+        gmr__free(raw);
         return;
     }
+    gmr__free(raw);
     char comm[64];
     snprintf(path, sizeof(path), "/proc/%d/comm", pid);
     if (read_small(path, comm, sizeof(comm)) > 0) {

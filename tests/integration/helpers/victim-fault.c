@@ -11,7 +11,9 @@
  *               blocked in a raw read() system call (x86_64 only: "GARBAGE unsupported"
  *               elsewhere)
  * Other options: --json, --log-dir DIR, --file-trigger PATH, --control-socket,
- * --fsize-limit BYTES (RLIMIT_FSIZE, set before setup).
+ * --fsize-limit BYTES (RLIMIT_FSIZE, set before setup), --config FILE (a configuration object
+ * with a service's options, two of them secret, loaded from FILE); arguments after "--" go to
+ * gmr_conf_parse_args() (with --config).
  * Commands on stdin, one per line:
  *   report text|json  gmr_write_report(1, ...), then "DONE <result>"
  *   release           lets the option threads finish, joins them: "RELEASED"
@@ -358,6 +360,7 @@ int main(int argc, char **argv)
     if (!realpath(argv[0], self_path))
         snprintf(self_path, sizeof(self_path), "%s", argv[0]);
     bool sigblock = false, dstate = false, garbage = false;
+    gmr_conf *conf = NULL;
     vfork_pipe[0] = vfork_pipe[1] = -1;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0) {
@@ -373,6 +376,26 @@ int main(int argc, char **argv)
             rlim_t lim = (rlim_t)strtoull(argv[++i], NULL, 10);
             struct rlimit rl = {lim, lim};
             setrlimit(RLIMIT_FSIZE, &rl);
+        } else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+            conf = gmr_conf_new();
+            gmr_opts_set_defaults(conf);
+            gmr_conf_register_str(conf, "database", "connection", NULL, "database URL", 0);
+            gmr_conf_register_str(conf, "keystone", "password", NULL, "password",
+                                  GMR_OPT_SECRET);
+            gmr_conf_register_list(conf, "keystone", "extra_keys", NULL, "keys",
+                                   GMR_OPT_SECRET);
+            gmr_conf_register_str(conf, NULL, "transport_url", NULL, "message bus URL", 0);
+            if (gmr_conf_load_file(conf, argv[++i]) < 0) {
+                fprintf(stderr, "config: %s\n", gmr_conf_last_error(conf));
+                return 1;
+            }
+        } else if (strcmp(argv[i], "--") == 0) {
+            argv[i] = argv[0];
+            if (!conf || gmr_conf_parse_args(conf, argc - i, argv + i) < 0) {
+                fprintf(stderr, "arguments: %s\n", conf ? gmr_conf_last_error(conf) : "");
+                return 1;
+            }
+            break;
         } else if (strcmp(argv[i], "--sigblock") == 0) {
             sigblock = true;
         } else if (strcmp(argv[i], "--dstate") == 0) {
@@ -387,7 +410,7 @@ int main(int argc, char **argv)
     if (pipe2(release_pipe, O_CLOEXEC) < 0)
         return 1;
     static const struct gmr_version version = {"libgmr tests", "victim-fault", "1.0"};
-    int r = gmr_setup_autorun(&version, NULL, NULL);
+    int r = gmr_setup_autorun(&version, conf, NULL);
     if (r < 0) {
         fprintf(stderr, "setup: %s\n", strerror(-r));
         return 1;
@@ -508,5 +531,6 @@ int main(int argc, char **argv)
     if (n_threads)
         release_all(readers);
     gmr_shutdown();
+    gmr_conf_free(conf);
     return 0;
 }
