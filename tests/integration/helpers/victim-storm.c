@@ -162,9 +162,12 @@ static void *stream_reader(void *arg)
     return NULL;
 }
 
+static struct stream streams[2];
+static int n_streams;
+
 static void start_stream(const char *rname, const char *wname, int rfd, int wfd, uint64_t seed)
 {
-    struct stream *st = calloc(1, sizeof(*st));
+    struct stream *st = &streams[n_streams++];
     *st = (struct stream){rfd, wfd, counter(rname), counter(wname), seed};
     spawn(stream_writer, st);
     spawn(stream_reader, st);
