@@ -168,7 +168,8 @@ def split_text_reports(text):
 
 
 def split_json_reports(text):
-    """Returns the complete JSON documents in @text, parsed."""
+    """Returns the complete JSON reports in @text, parsed; other text around them (a text
+    report, a "{" in a source line) is skipped."""
     dec = json.JSONDecoder()
     docs = []
     i = 0
@@ -179,8 +180,10 @@ def split_json_reports(text):
         try:
             doc, end = dec.raw_decode(text, j)
         except ValueError:
-            break
-        docs.append(doc)
+            i = j + 1
+            continue
+        if isinstance(doc, dict) and "format_version" in doc:
+            docs.append(doc)
         i = end
     return docs
 
