@@ -215,7 +215,14 @@ def test_fork_while_reports_run():
     if WRAPPED:
         print("skip: fork children of a program run under a tool are not run by the tool")
         return
-    n = 5 if TOOL else 40
+    if SANITIZED:
+        # libgmr restarts itself in the fork child's atfork handler, which allocates; the
+        # sanitizer's allocator (LLVM 14) is not reset in the child and may be held by another
+        # thread at the moment of fork(): the child then hangs in fork().  See
+        # docs/reliability.md.
+        print("skip: the sanitizer's allocator is not fork-safe")
+        return
+    n = 40
     with Session() as s:
         m, _ = s.command("forkstorm %d" % n, r"FORKSTORM ok=(\d+) failed=(\d+)\n",
                          timeout=240)
@@ -236,9 +243,14 @@ def test_exec_inherits_no_descriptor_and_no_signal_disposition():
             fds = dict(re.findall(r"FD (\d+) (.*)\n", text))
             check(sorted(fds) == ["0", "1", "2"],
                   "only stdin, stdout and stderr cross exec: %r" % fds)
-            masks = dict(re.findall(r"(Sig\w+):\s*([0-9a-f]+)\n", text))
-            for k in ("SigBlk", "SigIgn", "SigCgt"):
-                check(int(masks[k], 16) == 0, "%s of the new image: %s" % (k, masks[k]))
+            masks = {k: int(v, 16) for k, v in re.findall(r"(Sig\w+):\s*([0-9a-f]+)\n", text)}
+            for k in ("SigBlk", "SigIgn"):
+                check(masks[k] == 0, "%s of the new image: %x" % (k, masks[k]))
+            # A sanitizer's runtime catches SIGSEGV, SIGBUS and SIGFPE in the new image itself.
+            ours = (1 << (signal.SIGUSR2 - 1)) | sum(
+                1 << (s - 1) for s in range(signal.SIGRTMIN, signal.SIGRTMAX + 1))
+            check(masks["SigCgt"] & ours == 0 and (SANITIZED or masks["SigCgt"] == 0),
+                  "SigCgt of the new image: %x" % masks["SigCgt"])
             check_keeps_working(s)
     finally:
         shutil.rmtree(d)
