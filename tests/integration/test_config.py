@@ -36,7 +36,8 @@ def sig_caught(pid, signo):
 def wait_files(d, n, timeout=10):
     deadline = time.monotonic() + timeout
     while True:
-        files = sorted(f for f in os.listdir(d) if "_gurumeditation_" in f)
+        # Hidden names are reports still being written (temporary files).
+        files = sorted(f for f in os.listdir(d) if "_gurumeditation_" in f and f[0] != ".")
         if len(files) >= n:
             return files
         check(time.monotonic() < deadline, "expected %d reports in %s" % (n, d))
