@@ -185,7 +185,7 @@ def test_forged_capture_signals_are_ignored():
         v.wait_ready(timeout=30)
         tids = [int(t) for t in re.findall(rb"THREAD \S+ (\d+)\n", v.out)]
         v.send("report json")
-        v.wait_stdout(r"DONE 0\n", timeout=60)
+        v.wait_stdout(r"DONE 0\n", timeout=180)
         doc = split_json_reports(v.out.decode("utf-8", "replace"))[-1]
         sig = capture_signal_of(doc)
         n = 2000 if TOOL else 20000

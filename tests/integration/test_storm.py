@@ -126,7 +126,7 @@ def test_blocked_threads_on_the_quiet_path_are_never_interrupted():
 
 
 def test_1000_reports_while_100_threads_come_and_go():
-    reports, threads, seconds = (1000, 100, 100) if not TOOL else (100, 20, 100)
+    reports, threads, seconds = (1000, 100, 240) if not TOOL else (100, 20, 200)
     with Victim("victim-storm", "--churn", str(threads), "--reports", str(reports),
                 "--seconds", str(seconds)) as v:
         v.wait_ready(timeout=30)
