@@ -4,9 +4,13 @@ deadlock are named; a normal mutex locked twice is a deadlock of one thread; a m
 owner exited says so; read-write lock and condition variable waits are identified; threads
 hammering a few mutexes produce no deadlock, report after report."""
 
+import html
+import json
 import os
 import re
 import signal
+import subprocess
+import tempfile
 import time
 
 from gmrtest import (BANNER, SOURCE_DIR, Victim, check, run, section, split_json_reports,
@@ -146,6 +150,37 @@ def test_text_banner_comes_first():
         check(v.stop() == 0, "victim exit status")
 
 
+def test_html_page_shows_deadlocks_first():
+    # `gmr render --format html` of a saved JSON report: the deadlock block comes before the
+    # first section and says what the text view says; each thread carries its waiting-for line.
+    with Victim(VICTIM, "--json", "--pool", "4", "--pair", "--chain") as v:
+        v.wait_ready()
+        doc = json_report(v)
+        check(v.stop() == 0, "victim exit status")
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
+        json.dump(doc, f)
+        f.flush()
+        r = subprocess.run([os.environ.get("GMR_CLI", "gmr"), "render", f.name, "--format",
+                            "html"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    check(r.returncode == 0, "render: %r" % r.stderr)
+    page = r.stdout.decode()
+
+    def text_of(fragment):
+        return html.unescape(re.sub(r"</span>", "\n", re.sub(r"<(?!/span>)[^>]+>", "", fragment)))
+
+    i, j = page.find('<section class="dl"'), page.find('<details class="sec"')
+    check(0 <= i < j, "deadlock block (%d) before the first section (%d)" % (i, j))
+    block = text_of(page[i:page.index("</section>", i)])
+    check("Found one deadlock: 2 threads, each waiting for a lock the next one holds" in block,
+          block)
+    check(re.search(r"- Thread #\d+ \(pair-1\)\n  waits for mutex pair_lock_b \(0x[0-9a-f]+\),"
+                    r"\n  held by Thread #\d+ \(pair-2\)\n    at pair_take_second ", block), block)
+    check(re.search(r"Blocked behind it: Thread #\d+ \(chain-wait\)\n", block), block)
+    threads = text_of(page[page.find("<summary>Threads</summary>"):])
+    check(re.search(r"waiting for = mutex pair_lock_a \(0x[0-9a-f]+\), held by Thread #\d+ "
+                    r"\(pair-1\)\n", threads), "chain-wait's waiting-for line")
+
+
 def test_self_deadlock():
     with Victim(VICTIM, "--json", "--self") as v:
         v.wait_ready()
@@ -225,5 +260,6 @@ def test_contention_is_not_a_deadlock():
 
 
 if __name__ == "__main__":
-    run([test_pair_and_ring_in_a_pool, test_text_banner_comes_first, test_self_deadlock,
+    run([test_pair_and_ring_in_a_pool, test_text_banner_comes_first,
+         test_html_page_shows_deadlocks_first, test_self_deadlock,
          test_owner_exited, test_rwlock_and_condvar, test_contention_is_not_a_deadlock])

@@ -118,4 +118,16 @@ int cli_render_html(const json_t *report, const char *data, size_t len, int fd);
  */
 char *cli_section_text(const json_t *report, const json_t *section);
 
+/*
+ * The text view of one thread of @section (a Threads section of @report) below its
+ * "------ Thread ... ------" line, as the library renders it.  New string (free()) or NULL.
+ */
+char *cli_thread_text(const json_t *report, const json_t *section, const json_t *thread);
+
+/*
+ * The text view's DEADLOCK DETECTED block of @report without its banner.  New string
+ * (free()); NULL when the report has no deadlock (or on ENOMEM).
+ */
+char *cli_deadlock_text(const json_t *report);
+
 #endif /* GMR_TOOLS_CLI_H */

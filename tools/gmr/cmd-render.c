@@ -48,7 +48,9 @@ static const char style[] =
     "details.thr>summary{cursor:pointer;font-family:monospace}"
     "pre{margin:.3em .6em;font-size:.9em;white-space:pre-wrap;word-break:break-all}"
     ".ln{display:block}.hide{display:none}.count{color:#666;font-weight:400}"
-    ".err{color:#a00}";
+    ".err{color:#a00}"
+    "section.dl{margin:.6em 0;background:#fff0f0;border:2px solid #c00;border-radius:4px}"
+    "section.dl h2{font-size:1.1em;margin:0;padding:.4em .6em;color:#fff;background:#c00}";
 
 /*
  * Filters lines and thread groups by the search box; a "#q=TEXT" fragment in the address
@@ -86,88 +88,8 @@ static void html_lines(FILE *f, const char *text)
     fputs("</pre>\n", f);
 }
 
-/* One line per frame, as the text view writes it. */
-static void frame_line(FILE *f, size_t i, const json_t *fr)
-{
-    char head[32];
-    snprintf(head, sizeof(head), "#%-3zu ", i);
-    fputs(head, f);
-    fputs(cli_str(fr, "pc", "?"), f);
-    fputs(" in ", f);
-    fputs(cli_str(fr, "function", "??"), f);
-    const char *file = cli_str(fr, "file", NULL);
-    if (file) {
-        long long line = cli_int(fr, "line", 0);
-        fprintf(f, " (%s", file);
-        if (line > 0)
-            fprintf(f, ":%lld", line);
-        fputc(')', f);
-    }
-    const char *module = cli_str(fr, "module", NULL);
-    if (module) {
-        const char *base = strrchr(module, '/');
-        fprintf(f, " [%s", base && base[1] ? base + 1 : module);
-        const char *off = cli_str(fr, "offset", NULL);
-        if (off)
-            fprintf(f, "+%s", off);
-        fputc(']', f);
-    }
-    if (json_is_true(json_object_get(fr, "inlined")))
-        fputs(" [inlined]", f);
-    fputc('\n', f);
-    const char *src = cli_str(fr, "source", NULL);
-    if (src)
-        fprintf(f, "    `%s`\n", src);
-}
-
-/* The text of one thread's stack (built in memory, escaped when written). */
-static char *thread_text(const json_t *t)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    if (!f)
-        return NULL;
-    const char *state = cli_str(t, "state", NULL);
-    if (state)
-        fprintf(f, "state = %s%s\n", state,
-                json_is_true(json_object_get(t, "main")) ? ", main thread" : "");
-    const char *capture = cli_str(t, "capture", NULL);
-    if (capture) {
-        fprintf(f, "captured = %s", capture);
-        const char *sc = cli_str(t, "syscall", NULL);
-        if (sc)
-            fprintf(f, ", blocked in %s", sc);
-        fputc('\n', f);
-    }
-    const char *note = cli_str(t, "note", NULL);
-    if (note)
-        fprintf(f, "note = %s\n", note);
-    const char *unavail = cli_str(t, "unavailable", NULL);
-    if (unavail)
-        fprintf(f, "unavailable: %s\n", unavail);
-    size_t i;
-    const json_t *fr;
-    json_array_foreach(json_object_get(t, "frames"), i, fr)
-    {
-        if (json_is_object(fr))
-            frame_line(f, i, fr);
-    }
-    long long more = cli_int(t, "more_frames", 0);
-    if (more > 0)
-        fprintf(f, "... %lld more frames\n", more);
-    const char *uerr = cli_str(t, "unwind_error", NULL);
-    if (uerr)
-        fprintf(f, "(unwinding stopped: %s)\n", uerr);
-    if (fclose(f) != 0) {
-        free(buf);
-        return NULL;
-    }
-    return buf;
-}
-
 /* Threads grouped by identical stacks, largest group first. */
-static void html_threads(FILE *f, const json_t *section)
+static void html_threads(FILE *f, const json_t *report, const json_t *section)
 {
     const json_t *list = cli_thread_list(section);
     size_t n = json_array_size(list);
@@ -217,8 +139,13 @@ static void html_threads(FILE *f, const json_t *section)
             }
         }
         fputs("</summary>\n", f);
-        char *text = thread_text(first);
-        html_lines(f, text);
+        char *text = cli_thread_text(report, section, first);
+        if (text)
+            html_lines(f, text);
+        else
+            fputs("<pre class=\"err\"><span class=\"ln\">(this thread could not be "
+                  "rendered)</span></pre>\n",
+                  f);
         free(text);
         fputs("</details>\n", f);
     }
@@ -279,6 +206,13 @@ int cli_render_html(const json_t *report, const char *data, size_t len, int fd)
     fputs("</dl>\n<input id=\"q\" type=\"search\" placeholder=\"Filter lines and threads\" "
           "aria-label=\"Filter lines and threads\" autocomplete=\"off\">\n</header>\n<main>\n",
           f);
+    char *deadlocks = cli_deadlock_text(report);
+    if (deadlocks) {
+        fputs("<section class=\"dl\" role=\"alert\"><h2>Deadlock detected</h2>\n", f);
+        html_lines(f, deadlocks);
+        fputs("</section>\n", f);
+        free(deadlocks);
+    }
     size_t i;
     const json_t *s;
     json_array_foreach(json_object_get(report, "sections"), i, s)
@@ -289,7 +223,7 @@ int cli_render_html(const json_t *report, const char *data, size_t len, int fd)
         html_escape(f, cli_str(s, "title", "(untitled)"));
         fputs("</summary>\n", f);
         if (strcmp(cli_str(s, "type", ""), "threads") == 0) {
-            html_threads(f, s);
+            html_threads(f, report, s);
         } else {
             char *text = cli_section_text(report, s);
             if (text)

@@ -109,11 +109,23 @@ char *cli_stack_key(const json_t *thread)
     return key;
 }
 
-char *cli_section_text(const json_t *report, const json_t *section)
+/* Leaves at most one newline at the end of @text. */
+static char *trim_end(char *text)
 {
-    /* A report holding this section alone, rendered by the library, minus the framing. */
-    json_t *mini = json_pack("{s:O,s:[O]}", "format_version",
-                             json_object_get(report, "format_version"), "sections", section);
+    size_t n = text ? strlen(text) : 0;
+    while (n > 1 && text[n - 1] == '\n' && text[n - 2] == '\n')
+        text[--n] = '\0';
+    return text;
+}
+
+/*
+ * @mini (a report without a header) rendered by the library as text, minus its framing: the
+ * 3 banner lines, the rule of '|', "libgmr report, format X", the empty line of the missing
+ * header and the next banner's 3 lines (the section's, or the deadlock banner); a final empty
+ * line is dropped too.  Takes @mini's reference.  New string (free()) or NULL.
+ */
+static char *render_body(json_t *mini)
+{
     char *doc = mini ? json_dumps(mini, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(mini);
     if (!doc)
@@ -135,10 +147,6 @@ char *cli_section_text(const json_t *report, const json_t *section)
     free(doc);
     if (!text)
         return NULL;
-    /*
-     * Layout: 3 banner lines, a rule of '|', "libgmr report, format X", an empty line (no
-     * header), the section's 3 banner lines, its body, and a final empty line.
-     */
     char *p = text;
     for (int skip = 0; skip < 9 && p; skip++) {
         p = strchr(p, '\n');
@@ -154,4 +162,43 @@ char *cli_section_text(const json_t *report, const json_t *section)
         p[blen - 1] = '\0';
     memmove(text, p, strlen(p) + 1);
     return text;
+}
+
+char *cli_section_text(const json_t *report, const json_t *section)
+{
+    return trim_end(render_body(json_pack("{s:O,s:[O]}", "format_version",
+                                 json_object_get(report, "format_version"), "sections", section)));
+}
+
+char *cli_deadlock_text(const json_t *report)
+{
+    const json_t *deadlocks = json_object_get(report, "deadlocks");
+    if (json_array_size(deadlocks) == 0)
+        return NULL;
+    return trim_end(render_body(json_pack("{s:O,s:O,s:[]}", "format_version",
+                                 json_object_get(report, "format_version"), "deadlocks",
+                                 deadlocks, "sections")));
+}
+
+char *cli_thread_text(const json_t *report, const json_t *section, const json_t *thread)
+{
+    json_t *one = json_copy((json_t *)section); /* shallow: only "threads" differs */
+    if (!one || json_object_set_new(one, "threads", json_pack("[O]", thread)) < 0 ||
+        json_object_set_new(one, "group_identical", json_false()) < 0) {
+        json_decref(one);
+        return NULL;
+    }
+    char *text = cli_section_text(report, one);
+    json_decref(one);
+    if (!text)
+        return NULL;
+    /* Everything after the thread's "------  Thread #TID (name)  ------" line. */
+    char *p = strstr(text, "------");
+    p = p ? strchr(p, '\n') : NULL;
+    if (!p) {
+        free(text);
+        return NULL;
+    }
+    memmove(text, p + 1, strlen(p + 1) + 1);
+    return trim_end(text);
 }
