@@ -23,6 +23,8 @@
 #define GMR_REGS_ELF_MACHINE 62 /* EM_X86_64 */
 /* Callee-saved registers besides rbp, in the order of struct gmr_coro_regs: rbx, r12..r15. */
 #define GMR_REGS_CALLEE_SAVED_DWARF {3, 12, 13, 14, 15}
+/* The system call argument registers rdi, rsi, rdx, r10, r8, r9, in argument order. */
+#define GMR_REGS_SYSCALL_ARGS_DWARF {5, 4, 1, 10, 8, 9}
 /* Bytes of a ucontext_t gmr__regs_from_ucontext() reads: up to the end of the gregs. */
 #define GMR_REGS_UCONTEXT_BYTES offsetof(ucontext_t, uc_mcontext.fpregs)
 
@@ -61,6 +63,8 @@ static inline void gmr__regs_from_ucontext(uint64_t *r, uint64_t *sp, uint64_t *
 #define GMR_REGS_ELF_MACHINE 183 /* EM_AARCH64 */
 /* Callee-saved registers besides x29, in the order of struct gmr_coro_regs: x19..x28. */
 #define GMR_REGS_CALLEE_SAVED_DWARF {19, 20, 21, 22, 23, 24, 25, 26, 27, 28}
+/* The system call argument registers x0..x5, in argument order. */
+#define GMR_REGS_SYSCALL_ARGS_DWARF {0, 1, 2, 3, 4, 5}
 /* Bytes of a ucontext_t gmr__regs_from_ucontext() reads: up to the end of sp and pc. */
 #define GMR_REGS_UCONTEXT_BYTES offsetof(ucontext_t, uc_mcontext.pstate)
 
@@ -80,15 +84,18 @@ static inline void gmr__regs_from_ucontext(uint64_t *r, uint64_t *sp, uint64_t *
 
 /*
  * A thread's registers at the point of capture.  The signal path knows them all; the quiet
- * path (/proc/self/task/TID/syscall) only the stack pointer and the program counter.
+ * path (/proc/self/task/TID/syscall) the stack pointer, the program counter and the system
+ * call's six argument registers, which the file shows as they are while the call blocks.
  */
 struct gmr__regs {
     uint64_t r[GMR_REGS_N]; /* DWARF numbering; valid when @full */
     uint64_t sp;            /* stack pointer */
     uint64_t pc;            /* program counter: the interrupted instruction */
-    bool full;              /* false: only @sp and @pc (and @fp when @have_fp) are known */
+    bool full;              /* false: only @sp and @pc (and @fp, @args when flagged) are known */
     uint64_t fp;            /* frame pointer candidate, when !@full and @have_fp */
     bool have_fp;
+    uint64_t args[6];       /* GMR_REGS_SYSCALL_ARGS_DWARF's values, when !@full and @have_args */
+    bool have_args;
 };
 
 /*

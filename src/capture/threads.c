@@ -492,7 +492,8 @@ static int guess_frame_pointer(struct report *rp, int tid, struct gmr__regs *reg
 /* The quiet path for one thread; sends it to the signal path when it cannot be trusted. */
 static int capture_quiet(struct report *rp, struct work *w)
 {
-    struct gmr__regs regs = {.sp = w->sc.sp, .pc = w->sc.pc, .full = false};
+    struct gmr__regs regs = {.sp = w->sc.sp, .pc = w->sc.pc, .full = false, .have_args = true};
+    memcpy(regs.args, w->sc.args, sizeof(regs.args));
     struct gmr__unwind_mem mem = {.addr = w->sc.sp, .data = rp->window};
     mem.len = gmr__as_read_memory(w->sc.sp, rp->window, QUIET_WINDOW);
     if (!rp->sym) {

@@ -101,16 +101,23 @@ static bool set_initial_registers(Dwfl_Thread *thread, void *thread_arg)
             return false;
     } else {
         /*
-         * The quiet path knows only SP and PC.  The registers the CFI needs in the first
-         * frames are SP-based there (a system call wrapper), and callee-saved registers are
-         * recovered from the stack as frames restore them; a frame that needs a register
-         * nobody saved stops the walk, which the caller treats as incomplete.
+         * The quiet path knows SP, PC and the system call's argument registers (glibc's
+         * vfork() keeps its return address in one of them).  The registers the CFI needs in
+         * the first frames are SP-based there (a system call wrapper), and callee-saved
+         * registers are recovered from the stack as frames restore them; a frame that needs a
+         * register nobody saved stops the walk, which the caller treats as incomplete.
          */
         Dwarf_Word sp = r->sp, fp = r->fp;
         if (!dwfl_thread_state_registers(thread, GMR_REGS_SP_DWARF, 1, &sp))
             return false;
         if (r->have_fp && !dwfl_thread_state_registers(thread, GMR_REGS_FP_DWARF, 1, &fp))
             return false;
+        static const int args_dwarf[] = GMR_REGS_SYSCALL_ARGS_DWARF;
+        for (int i = 0; r->have_args && i < 6; i++) {
+            Dwarf_Word v = r->args[i];
+            if (!dwfl_thread_state_registers(thread, args_dwarf[i], 1, &v))
+                return false;
+        }
     }
     dwfl_thread_state_register_pc(thread, r->pc);
     return true;
