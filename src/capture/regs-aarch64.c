@@ -1,5 +1,6 @@
 /*
- * aarch64 specifics that are not needed in signal context: system call names.
+ * aarch64 specifics that are not needed in signal context: system call names, and telling a
+ * return address from other words on a stack.
  */
 #include "config.h"
 
@@ -8,6 +9,9 @@
 #if defined(__aarch64__)
 
 #include <stddef.h>
+#include <string.h>
+
+#include "capture/capture.h"
 
 struct syscall_name {
     long nr;
@@ -34,6 +38,31 @@ const char *gmr__syscall_name(long nr)
             return names[i].name;
     }
     return NULL;
+}
+
+bool gmr__regs_call_before(const unsigned char *code, size_t n)
+{
+    if (n < 4)
+        return false;
+    uint32_t insn;
+    memcpy(&insn, code + n - 4, sizeof(insn)); /* instructions are little-endian */
+    if (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__)
+        insn = __builtin_bswap32(insn);
+    return (insn & 0xfc000000u) == 0x94000000u ||  /* BL imm26 */
+           (insn & 0xfffffc1fu) == 0xd63f0000u ||  /* BLR Xn */
+           (insn & 0xfffffc1fu) == 0xd63f081fu ||  /* BLRAAZ Xn */
+           (insn & 0xfffffc1fu) == 0xd63f0c1fu ||  /* BLRABZ Xn */
+           (insn & 0xfffffc00u) == 0xd73f0800u ||  /* BLRAA Xn, Xm */
+           (insn & 0xfffffc00u) == 0xd73f0c00u;    /* BLRAB Xn, Xm */
+}
+
+bool gmr__regs_follows_call(uint64_t ret)
+{
+    unsigned char code[4];
+    if (ret < 4 || (ret & 3) != 0)
+        return false;
+    return gmr__as_read_memory(ret - 4, code, sizeof(code)) == sizeof(code) &&
+           gmr__regs_call_before(code, sizeof(code));
 }
 
 #else

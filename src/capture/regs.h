@@ -10,6 +10,7 @@
 #define GMR_CAPTURE_REGS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <ucontext.h>
 
@@ -103,5 +104,19 @@ struct gmr__regs {
  * short table of calls threads usually block in.  Context: any.
  */
 const char *gmr__syscall_name(long nr);
+
+/*
+ * gmr__regs_follows_call() - whether @ret can be a return address: the instruction that ends
+ * just before it is a call (x86_64: e8 rel32, or ff /2 in any of its ModRM forms; aarch64: BL,
+ * BLR or their pointer-authenticating forms).  Reads the code with gmr__as_read_memory(), so
+ * an unmapped @ret is simply not one.  Context: any but signal handlers.
+ */
+bool gmr__regs_follows_call(uint64_t ret);
+
+/*
+ * gmr__regs_call_before() - the same test over @n code bytes that end just before the return
+ * address (@code[@n - 1] is the byte at ret - 1); for tests.  Context: any.
+ */
+bool gmr__regs_call_before(const unsigned char *code, size_t n);
 
 #endif /* GMR_CAPTURE_REGS_H */

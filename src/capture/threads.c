@@ -460,26 +460,40 @@ static int set_syscall_args(json_t *obj, const uint64_t args[6])
 }
 
 /*
+ * Whether the 16 bytes at @off in @mem can be a frame record: a saved frame pointer (any
+ * value: the caller may keep no frame pointer, as glibc's start_thread does not) followed by
+ * a return address, which must point into a module's code just after a call instruction.
+ * Return: true when it can.
+ */
+static bool frame_record(Dwfl *dwfl, const struct gmr__unwind_mem *mem, size_t off)
+{
+    uint64_t ret;
+    memcpy(&ret, mem->data + off + 8, sizeof(ret));
+    return gmr__unwind_in_code(dwfl, ret) && gmr__regs_follows_call(ret);
+}
+
+/*
  * Code built with frame pointers computes its CFA from the frame pointer register, which the
  * quiet path does not know.  While a thread is blocked in a system call the register still
- * holds the innermost such frame's base: a stack slot above SP holding the caller's frame
- * pointer (higher up) next to a return address into a module.  Candidates are tried in stack
- * order; one is accepted only when the walk then reaches the thread's first frame.
+ * holds the base of the innermost frame that needs it -- the frame the first walk stopped at,
+ * as no frame below saved the register (the walk would have recovered it then): a frame
+ * record at or above that frame's stack pointer.  Candidates are tried in stack order from
+ * there; one is accepted only when the walk then reaches the thread's first frame.
  * Return: 0 (rp->res holds the best walk) or -errno from the unwinder.
  */
 static int guess_frame_pointer(struct report *rp, int tid, struct gmr__regs *regs,
                                const struct gmr__unwind_mem *mem)
 {
     Dwfl *dwfl = gmr__sym_unwind_dwfl(rp->sym);
+    uint64_t from = rp->res.stop_sp > mem->addr ? rp->res.stop_sp : mem->addr;
+    size_t start = from - mem->addr < mem->len ? (size_t)(from - mem->addr + 7) & ~(size_t)7
+                                               : mem->len;
     int tries = 0;
-    for (size_t off = 0; off + 16 <= mem->len && tries < MAX_FP_GUESSES; off += 8) {
-        uint64_t slot = mem->addr + off, link, ret;
-        memcpy(&link, mem->data + off, sizeof(link));
-        memcpy(&ret, mem->data + off + 8, sizeof(ret));
-        if (link <= slot || link - slot > QUIET_WINDOW * 64 || !dwfl_addrmodule(dwfl, ret))
+    for (size_t off = start; off + 16 <= mem->len && tries < MAX_FP_GUESSES; off += 8) {
+        if (!frame_record(dwfl, mem, off))
             continue;
         tries++;
-        regs->fp = slot;
+        regs->fp = mem->addr + off;
         regs->have_fp = true;
         int r = walk(rp, dwfl, tid, regs, mem);
         if (r < 0 || rp->res.complete || rp->res.more_at_least)

@@ -10,6 +10,7 @@
 #include <elf.h>
 #include <elfutils/libdw.h>
 #include <errno.h>
+#include <gelf.h>
 #include <libelf.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -156,6 +157,7 @@ static int frame_cb(Dwfl_Frame *state, void *arg)
     w->last_pc = pc;
     w->last_sp = have_sp ? sp : 0;
     w->last_activation = activation;
+    w->res->stop_sp = w->last_sp;
 
     struct gmr__unwind_result *res = w->res;
     if (res->n < GMR_MAX_FRAMES) {
@@ -222,6 +224,23 @@ bool gmr__unwind_cfi_row(Dwfl *dwfl, uint64_t addr, uint64_t *ret_row_start)
     return false;
 }
 
+bool gmr__unwind_in_code(Dwfl *dwfl, uint64_t addr)
+{
+    Dwfl_Module *mod = dwfl_addrmodule(dwfl, addr);
+    GElf_Addr bias;
+    Elf *elf = mod ? dwfl_module_getelf(mod, &bias) : NULL;
+    size_t n;
+    if (!elf || elf_getphdrnum(elf, &n) != 0)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        GElf_Phdr mem, *ph = gelf_getphdr(elf, (int)i, &mem);
+        if (ph && ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && addr >= ph->p_vaddr + bias &&
+            addr - (ph->p_vaddr + bias) < ph->p_memsz)
+            return true;
+    }
+    return false;
+}
+
 /*
  * True when return address @pc is the first instruction of a function that no CFI precedes:
  * makecontext() makes a coroutine's entry function return to such a trampoline (glibc's
@@ -267,6 +286,7 @@ int gmr__unwind(Dwfl *dwfl, int tid, const struct gmr__regs *regs,
     res->more = 0;
     res->more_at_least = false;
     res->complete = false;
+    res->stop_sp = 0;
     res->error[0] = '\0';
 
     Elf *machine = dwfl_pid(dwfl) < 0 ? machine_elf() : NULL;

@@ -36,6 +36,7 @@ struct gmr__unwind_result {
     long more;          /* frames beyond @n (counted) */
     bool more_at_least; /* counting stopped at GMR_MAX_COUNTED_FRAMES: @more is a minimum */
     bool complete;      /* the walk reached the outermost frame */
+    uint64_t stop_sp;   /* stack pointer of the last frame walked (0: unknown) */
     char error[128];    /* why the walk stopped early (when !complete and not at the cap) */
 };
 
@@ -56,5 +57,11 @@ int gmr__unwind(Dwfl *dwfl, int tid, const struct gmr__regs *regs,
  * @addr starts.
  */
 bool gmr__unwind_cfi_row(Dwfl *dwfl, uint64_t addr, uint64_t *ret_row_start);
+
+/*
+ * gmr__unwind_in_code() - whether @addr lies in an executable segment (PT_LOAD with PF_X) of a
+ * module of @dwfl: code, not data such as .bss, which the module's address range also covers.
+ */
+bool gmr__unwind_in_code(Dwfl *dwfl, uint64_t addr);
 
 #endif /* GMR_CAPTURE_UNWIND_H */

@@ -24,6 +24,7 @@
 
 #include "capture/capture.h"
 #include "capture/threads.h"
+#include "capture/unwind.h"
 #include "render/render.h"
 #include "symbolize/symbolize.h"
 #include "util/alloc.h"
@@ -83,6 +84,79 @@ static void test_syscall_file_forms(void **state)
     assert_int_equal(gmr__parse_task_syscall("x 0x1 0x2 0x3 0x4 0x5 0x6 0x7 0x8\n", &sc), -EINVAL);
     assert_int_equal(gmr__parse_task_syscall("202 0x1 0x2 0x3 0x4 0x5 0x6 0x7 0x8 junk", &sc),
                      -EINVAL);
+}
+
+/* ---- telling return addresses from other words on a stack ---- */
+
+static void test_call_before_encodings(void **state)
+{
+    (void)state;
+#if defined(__x86_64__)
+    /* Each one ends where a return address would point. */
+    static const unsigned char e8[] = {0x90, 0x90, 0xe8, 0x10, 0x20, 0x30, 0x40};
+    static const unsigned char reg[] = {0x90, 0x90, 0x90, 0x90, 0x90, 0xff, 0xd0};     /* *%rax */
+    static const unsigned char rex[] = {0x90, 0x90, 0x90, 0x90, 0x41, 0xff, 0xd3};     /* *%r11 */
+    static const unsigned char mem[] = {0x90, 0x90, 0x90, 0x90, 0x90, 0xff, 0x13};     /* *(%rbx) */
+    static const unsigned char sib[] = {0x90, 0x90, 0x90, 0x90, 0xff, 0x14, 0x24};     /* *(%rsp) */
+    static const unsigned char d8[] = {0x90, 0x90, 0x90, 0x90, 0xff, 0x53, 0x08};      /* *8(%rbx) */
+    static const unsigned char sib8[] = {0x90, 0x90, 0x90, 0xff, 0x54, 0xc5, 0x08};    /* 8(%rbp,%rax,8) */
+    static const unsigned char rip[] = {0x90, 0xff, 0x15, 0x10, 0x20, 0x30, 0x00};     /* *x(%rip) */
+    static const unsigned char d32[] = {0x90, 0xff, 0x93, 0x10, 0x20, 0x30, 0x00};     /* *x(%rbx) */
+    static const unsigned char sib32[] = {0xff, 0x14, 0xc5, 0x10, 0x20, 0x30, 0x00};   /* *x(,%rax,8) */
+    const unsigned char *calls[] = {e8, reg, rex, mem, sib, d8, sib8, rip, d32, sib32};
+    for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++)
+        assert_true(gmr__regs_call_before(calls[i], 7));
+    /* Not calls: jmp *%rax (ff /4), push (ff /6), a ModRM whose length does not fit, data. */
+    static const unsigned char jmp[] = {0x90, 0x90, 0x90, 0x90, 0x90, 0xff, 0xe0};
+    static const unsigned char push[] = {0x90, 0x90, 0x90, 0x90, 0x90, 0xff, 0x33};
+    static const unsigned char len[] = {0x90, 0x90, 0x90, 0x90, 0x90, 0xff, 0x15};
+    static const unsigned char zero[] = {0, 0, 0, 0, 0, 0, 0};
+    static const unsigned char ascii[] = {'m', 'u', 't', 'e', 'x', 'e', 's'};
+    const unsigned char *others[] = {jmp, push, len, zero, ascii};
+    for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++)
+        assert_false(gmr__regs_call_before(others[i], 7));
+    assert_true(gmr__regs_call_before(e8 + 2, 5));
+    assert_false(gmr__regs_call_before(e8 + 3, 4)); /* too short for e8 rel32 */
+#elif defined(__aarch64__)
+    static const unsigned char bl[] = {0x10, 0x00, 0x00, 0x94};  /* bl .+64 */
+    static const unsigned char blr[] = {0x00, 0x02, 0x3f, 0xd6}; /* blr x16 */
+    static const unsigned char br[] = {0x00, 0x02, 0x1f, 0xd6};  /* br x16 */
+    static const unsigned char b[] = {0x10, 0x00, 0x00, 0x14};   /* b .+64 */
+    assert_true(gmr__regs_call_before(bl, 4));
+    assert_true(gmr__regs_call_before(blr, 4));
+    assert_false(gmr__regs_call_before(br, 4));
+    assert_false(gmr__regs_call_before(b, 4));
+#endif
+}
+
+static int the_data_word = 42;
+
+static __attribute__((noinline)) uint64_t return_address_here(void)
+{
+    __asm__ volatile("" ::: "memory"); /* a real call, not a tail call */
+    return (uint64_t)(uintptr_t)__builtin_return_address(0);
+}
+
+static void test_return_address_checks_on_live_code(void **state)
+{
+    (void)state;
+    uint64_t ret = return_address_here();
+    __asm__ volatile("" ::: "memory");
+    assert_true(gmr__regs_follows_call(ret));
+    assert_false(gmr__regs_follows_call(0));
+    assert_false(gmr__regs_follows_call(16)); /* the zero page: not readable */
+
+    gmr__sym_lock();
+    struct gmr__sym *sym;
+    if (gmr__sym_get(&sym, NULL) == 0) {
+        Dwfl *dwfl = gmr__sym_unwind_dwfl(sym);
+        assert_true(gmr__unwind_in_code(dwfl, ret));
+        /* Inside a module's address range, but data: never a return address. */
+        assert_non_null(dwfl_addrmodule(dwfl, (uint64_t)(uintptr_t)&the_data_word));
+        assert_false(gmr__unwind_in_code(dwfl, (uint64_t)(uintptr_t)&the_data_word));
+        assert_false(gmr__unwind_in_code(dwfl, (uint64_t)(uintptr_t)&ret)); /* the stack */
+    }
+    gmr__sym_unlock();
 }
 
 static void test_status_masks(void **state)
@@ -571,6 +645,8 @@ int main(void)
         cmocka_unit_test(test_stat_rejects_garbage),
         cmocka_unit_test(test_syscall_file_forms),
         cmocka_unit_test(test_status_masks),
+        cmocka_unit_test(test_call_before_encodings),
+        cmocka_unit_test(test_return_address_checks_on_live_code),
         cmocka_unit_test(test_list_tasks_finds_this_thread),
         cmocka_unit_test(test_pread_proc_rereads_fresh_values),
         cmocka_unit_test(test_text_matches_golden),
