@@ -48,7 +48,7 @@ _Static_assert(sizeof(void *) == 8, "tickets travel in si_value.sival_ptr: 64-bi
 /* How long the reporter waits for a handler that claimed a slot at the deadline to finish. */
 #define BUSY_GRACE_NS 20000000ull
 /* Frame pointer candidates tried for a quiet-path walk that stopped early. */
-#define MAX_FP_GUESSES 8
+#define MAX_FP_GUESSES 32
 
 /* What install set up; guarded by gmr__sym_lock(). */
 static struct {
