@@ -62,7 +62,8 @@ static _Thread_local struct sched sched;
 void victim_switch(void ***save_sp, void **load_sp);
 void victim_coro_start(void);
 
-static volatile unsigned long sink;
+/* Keeps the callers' frames (no tail calls); per thread, so the writes do not race. */
+static _Thread_local volatile unsigned long sink;
 static atomic_bool churn_stop;
 static atomic_ulong churned;
 

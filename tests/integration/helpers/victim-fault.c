@@ -52,7 +52,8 @@
 #define MAX_THREADS 16
 
 static atomic_int parked;
-static volatile int release_flag; /* read by the assembly loops */
+/* Read by the assembly loops; C code uses atomic builtins on it (no data race). */
+static volatile int release_flag;
 static int release_pipe[2];       /* "release" writes one byte per blocked reader */
 static int vfork_pipe[2];
 static char self_path[PATH_MAX];
@@ -88,7 +89,7 @@ static NOINLINE void sigblock_spinner(void)
 {
     block_all();
     atomic_fetch_add(&parked, 1);
-    for (unsigned long i = 0; !release_flag; i++) {
+    for (unsigned long i = 0; !__atomic_load_n(&release_flag, __ATOMIC_RELAXED); i++) {
         __asm__ volatile("" ::: "memory");
         if (yield_often && i % 1024 == 0)
             sched_yield();
@@ -273,7 +274,7 @@ static char task_state(int tid)
 
 static void release_all(int readers)
 {
-    release_flag = 1;
+    __atomic_store_n(&release_flag, 1, __ATOMIC_RELAXED);
     for (int i = 0; i < readers; i++) {
         if (write(release_pipe[1], "x", 1) != 1)
             abort();

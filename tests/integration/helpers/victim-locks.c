@@ -52,7 +52,8 @@ pthread_mutex_t hot_lock[3] = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALI
 static pthread_barrier_t pair_barrier, ring_barrier;
 static int idle_pipe[2];
 static atomic_bool contending = true;
-static volatile unsigned long sink;
+/* Keeps the callers' frames (no tail calls); per thread, so the writes do not race. */
+static _Thread_local volatile unsigned long sink;
 
 /* A blocked scenario thread and the lock it must be seen waiting on before READY. */
 struct expect {
