@@ -73,13 +73,19 @@ enum lock_fn {
     FN_COND,   /* pthread_cond_wait and relatives */
 };
 
-/* "___pthread_mutex_lock", "__GI___pthread_mutex_lock", "pthread_mutex_lock@@GLIBC_2.2.5". */
+/*
+ * "___pthread_mutex_lock", "__GI___pthread_mutex_lock", "pthread_mutex_lock@@GLIBC_2.2.5";
+ * and a sanitizer runtime's wrapper, "__interceptor_pthread_mutex_lock" (ThreadSanitizer
+ * intercepts the lock calls), which is part of the lock call rather than its caller.
+ */
 static const char *bare_name(const char *name)
 {
     if (strncmp(name, "__GI_", 5) == 0)
         name += 5;
     while (*name == '_')
         name++;
+    if (strncmp(name, "interceptor_", 12) == 0)
+        name += 12;
     return name;
 }
 

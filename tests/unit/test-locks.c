@@ -128,6 +128,30 @@ static void test_cycles_self_deadlock(void **state)
     json_decref(threads);
 }
 
+/* A sanitizer's wrapper of the lock call (TSan's) is part of the call, not its caller. */
+static void test_cycles_frames_skip_a_sanitizer_interceptor(void **state)
+{
+    (void)state;
+    json_t *threads =
+        json_pack("[o, o]", model_thread(21, "a", 22, "0xb1"), model_thread(22, "b", 21, "0xb2"));
+    json_t *t;
+    size_t i;
+    json_array_foreach(threads, i, t)
+    {
+        json_t *in = json_pack("{s:s}", "function", "__interceptor_pthread_mutex_lock");
+        assert_int_equal(json_array_insert_new(json_object_get(t, "frames"), 2, in), 0);
+    }
+    json_t *d = find_cycles(threads);
+    assert_int_equal(json_array_size(d), 1);
+    json_t *step = json_array_get(json_object_get(json_array_get(d, 0), "cycle"), 0);
+    json_t *frames = json_object_get(step, "frames");
+    assert_int_equal(json_array_size(frames), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(frames, 0), "function")),
+                        "app_step");
+    json_decref(d);
+    json_decref(threads);
+}
+
 static void test_cycles_chain_is_not_a_deadlock(void **state)
 {
     (void)state;
@@ -811,6 +835,7 @@ int main(void)
         cmocka_unit_test(test_cycles_two_threads),
         cmocka_unit_test(test_cycles_three_threads),
         cmocka_unit_test(test_cycles_self_deadlock),
+        cmocka_unit_test(test_cycles_frames_skip_a_sanitizer_interceptor),
         cmocka_unit_test(test_cycles_chain_is_not_a_deadlock),
         cmocka_unit_test(test_cycles_blocked_behind_and_disjoint),
         cmocka_unit_test(test_cycles_ignore_waits_without_owner),
