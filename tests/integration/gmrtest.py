@@ -6,6 +6,7 @@ checks what the process really wrote.  Reports go to the victim's stderr, which 
 through a pipe.
 """
 
+import ctypes
 import json
 import os
 import re
@@ -19,10 +20,21 @@ VICTIM_DIR = os.environ.get("GMR_VICTIM_DIR", ".")
 BUILD_DIR = os.environ.get("GMR_BUILD_DIR", ".")
 SOURCE_DIR = os.environ.get("GMR_SOURCE_DIR", ".")
 
-# Set by meson for sanitizer builds (see tests/integration/meson.build).
+# Set by meson for sanitizer builds to b_sanitize's value (see tests/integration/meson.build).
 SANITIZED = bool(os.environ.get("GMR_SANITIZED"))
+# ThreadSanitizer runs the handler of an asynchronous signal at once only when the thread that
+# receives it is blocked in a call TSan knows may block (read(), poll(), pause(), ...);
+# otherwise it records the signal and runs the handler when that thread next enters or leaves
+# an intercepted function or makes an atomic operation, with a copy of the context of the
+# moment the signal arrived.  A thread that loops without either never runs it.  The victims'
+# main threads wait in fgets(), which TSan does not count as blocking, so a signal they receive
+# waits for the next line on stdin (Victim.nudge()); and a capture signal taken late comes with
+# registers of one moment and a stack of a later one (docs/reliability.md, "CI").
+TSAN = "thread" in os.environ.get("GMR_SANITIZED", "").split(",")
 
 BANNER = "=" * 72
+
+_libc = ctypes.CDLL(None, use_errno=True)
 
 
 class TestFailure(Exception):
@@ -99,7 +111,25 @@ class Victim:
         self.proc.stdin.flush()
 
     def kill(self, sig=signal.SIGUSR2):
-        os.kill(self.pid, sig)
+        if TSAN:
+            # To the main thread, then nudged (see TSAN above): sent to the process, the
+            # signal could go to a thread that spins without an intercepted call and never
+            # be handled.
+            if _libc.tgkill(self.pid, self.pid, sig) < 0:
+                raise OSError(ctypes.get_errno(), "tgkill")
+            self.nudge()
+        else:
+            os.kill(self.pid, sig)
+
+    def nudge(self):
+        """Under TSan, sends an empty line (the victims ignore it, and programs that read no
+        stdin never see it): a signal that went to the main thread, waiting in fgets(), is
+        handled when fgets() returns (see TSAN above)."""
+        if TSAN and self.proc.poll() is None:
+            try:
+                self.send("")
+            except (BrokenPipeError, ValueError):
+                pass
 
     def wait_stderr(self, predicate, timeout=10.0, what="report"):
         """Waits until predicate(stderr text) is true; returns the text."""

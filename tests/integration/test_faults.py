@@ -12,7 +12,7 @@ import subprocess
 import tempfile
 import time
 
-from gmrtest import (SANITIZED, Victim, check, run, section, split_json_reports,
+from gmrtest import (SANITIZED, TSAN, Victim, check, run, section, split_json_reports,
                      split_text_reports)
 
 # Under valgrind or a sanitizer, blocked threads may be captured by signal instead of the
@@ -137,8 +137,8 @@ def test_thread_blocking_every_signal():
 def test_thread_in_uninterruptible_sleep():
     # A thread that called vfork() sleeps in state D (TASK_KILLABLE) until its child execs
     # or exits; no signal reaches it meanwhile.
-    if WRAPPED:
-        print("skip: a tool such as valgrind runs vfork() as fork()")
+    if WRAPPED or TSAN:
+        print("skip: valgrind and ThreadSanitizer run vfork() as fork()")
         return
     with Session("--dstate") as s:
         m = re.search(rb"DSTATE (\d+) (\S)\n", s.v.out)
@@ -189,6 +189,15 @@ def test_garbage_frame_pointers_and_return_addresses():
             doc = s.report()
             for name in ("garbage_cycle", "garbage_wild", "garbage_down", "garbage_read"):
                 t = by_tid(doc, names[name])
+                if TSAN and (name != "garbage_read" or t["capture"] == "none"):
+                    # The three spinners loop in assembly and garbage_read blocks in a raw
+                    # system call: none of them calls a function TSan intercepts, so TSan
+                    # never runs the capture signal's handler there (gmrtest.TSAN).  The
+                    # spinners, and garbage_read when the quiet path could not walk it, are
+                    # named as not answering, and the report goes on.
+                    check(t["capture"] == "none" and "did not answer" in t["unavailable"],
+                          "%s explained: %r" % (name, t))
+                    continue
                 check(t["capture"] in ("quiet", "signal"), "%s captured: %r" % (name, t))
                 fns = functions(t)
                 check(fns and fns[0] is not None and fns[0].startswith("garbage_"),
@@ -233,6 +242,13 @@ def test_fork_while_reports_run():
     # each writes two reports and exits; none hangs (locks held at fork time) or crashes.
     if WRAPPED:
         print("skip: fork children of a program run under a tool are not run by the tool")
+        return
+    if TSAN:
+        # libgmr's fork handler starts the child's reporter thread; ThreadSanitizer does not
+        # support new threads in the child of a multi-threaded fork (it turns itself off there,
+        # and with die_after_fork=0 its thread registry still holds the parent's threads:
+        # "dup thread with used id", then children hang with every signal blocked).
+        print("skip: ThreadSanitizer does not support threads started after a multi-threaded fork")
         return
     if SANITIZED:
         # libgmr restarts itself in the fork child's atfork handler, which allocates; the

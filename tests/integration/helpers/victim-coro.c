@@ -38,6 +38,24 @@
 
 #include <gmr/gmr.h>
 
+/*
+ * ThreadSanitizer follows calls and returns on a shadow stack per thread: a coroutine switch
+ * it is not told about leaves calls without returns, and the churn below overflows it.  Under
+ * TSan each coroutine is a fiber of its own, switched to just before its stack is.
+ */
+#if defined(__SANITIZE_THREAD__)
+#include <sanitizer/tsan_interface.h>
+#define FIBER_NEW()     __tsan_create_fiber(0)
+#define FIBER_FREE(f)   __tsan_destroy_fiber(f)
+#define FIBER_SELF()    __tsan_get_current_fiber()
+#define FIBER_SWITCH(f) __tsan_switch_to_fiber((f), 0)
+#else
+#define FIBER_NEW()     NULL
+#define FIBER_FREE(f)   ((void)(f))
+#define FIBER_SELF()    NULL
+#define FIBER_SWITCH(f) ((void)(f))
+#endif
+
 #define NOINLINE   __attribute__((noinline, noclone))
 #define STACK_SIZE (64 * 1024)
 
@@ -49,6 +67,7 @@ struct co {
     void **sp;      /* KIND_ASM_*: its saved stack pointer (see victim-coro-switch.S) */
     void *stack;    /* STACK_SIZE bytes, mmap'd */
     gmr_coro *g;
+    void *fiber;    /* under TSan: its fiber */
 };
 
 /* Each thread's scheduler: the context coroutines switch back to. */
@@ -56,6 +75,7 @@ struct sched {
     ucontext_t uc;
     void **sp;
     struct co *current;
+    void *fiber; /* under TSan: the thread's own fiber */
 };
 static _Thread_local struct sched sched;
 
@@ -71,6 +91,7 @@ static atomic_ulong churned;
 static NOINLINE void co_yield(void)
 {
     struct co *self = sched.current;
+    FIBER_SWITCH(sched.fiber);
     if (self->kind == KIND_UC)
         swapcontext(&self->uc, &sched.uc); /* AT:co_yield_uc */
     else
@@ -111,6 +132,7 @@ static void co_init(struct co *co, enum kind kind, const char *name, void (*entr
     memset(co, 0, sizeof(*co));
     co->kind = kind;
     co->stack = stack;
+    co->fiber = FIBER_NEW();
     if (kind == KIND_UC) {
         getcontext(&co->uc);
         co->uc.uc_stack.ss_sp = stack;
@@ -134,6 +156,9 @@ static void co_resume(struct co *co)
 {
     sched.current = co;
     gmr_coro_running(co->g);
+    if (!sched.fiber)
+        sched.fiber = FIBER_SELF();
+    FIBER_SWITCH(co->fiber);
     if (co->kind == KIND_UC)
         swapcontext(&sched.uc, &co->uc);
     else
@@ -239,6 +264,7 @@ static void *churn_main(void *arg)
         } else if ((r >> 4) % 8 == 0) {
             /* Destroy: unregister first, then ruin the stack, then reuse or unmap it. */
             gmr_coro_unregister(co->g);
+            FIBER_FREE(co->fiber);
             void **w = co->stack;
             for (size_t i = 0; i < STACK_SIZE / sizeof(void *); i++)
                 w[i] = (void *)((uintptr_t)garbage_marker + 1);
@@ -255,6 +281,7 @@ static void *churn_main(void *arg)
     for (int i = 0; i < CHURN_SLOTS; i++) {
         if (live[i]) {
             gmr_coro_unregister(cos[i].g);
+            FIBER_FREE(cos[i].fiber);
             munmap(cos[i].stack, STACK_SIZE);
         }
     }

@@ -493,7 +493,9 @@ int main(int argc, char **argv)
     char line[256];
     while (fgets(line, sizeof(line), stdin)) {
         line[strcspn(line, "\n")] = '\0';
-        if (strcmp(line, "ping") == 0) {
+        if (line[0] == '\0') {
+            /* nothing: under ThreadSanitizer the tests nudge this thread with empty lines */
+        } else if (strcmp(line, "ping") == 0) {
             printf("PONG\n");
         } else if (strncmp(line, "report ", 7) == 0) {
             enum gmr_format f = strcmp(line + 7, "json") == 0 ? GMR_FORMAT_JSON : GMR_FORMAT_TEXT;
