@@ -473,12 +473,28 @@ static bool frame_record(Dwfl *dwfl, const struct gmr__unwind_mem *mem, size_t o
 }
 
 /*
+ * Whether every frame of the walk in rp->res is in a module's code.  A walk from a stale
+ * frame record can still reach the thread's first frame, through return addresses left on the
+ * stack by earlier calls and a frame in no module (seen under ThreadSanitizer, whose runtime
+ * leaves many): such a walk is not the thread's.
+ */
+static bool walk_in_code(Dwfl *dwfl, const struct gmr__unwind_result *res)
+{
+    for (int i = 0; i < res->n; i++) {
+        if (!gmr__unwind_in_code(dwfl, res->frames[i].pc))
+            return false;
+    }
+    return true;
+}
+
+/*
  * Code built with frame pointers computes its CFA from the frame pointer register, which the
  * quiet path does not know.  While a thread is blocked in a system call the register still
  * holds the base of the innermost frame that needs it -- the frame the first walk stopped at,
  * as no frame below saved the register (the walk would have recovered it then): a frame
  * record at or above that frame's stack pointer.  Candidates are tried in stack order from
- * there; one is accepted only when the walk then reaches the thread's first frame.
+ * there; one is accepted only when the walk then reaches the thread's first frame with every
+ * frame in a module's code.
  * Return: 0 (rp->res holds the best walk) or -errno from the unwinder.
  */
 static int guess_frame_pointer(struct report *rp, int tid, struct gmr__regs *regs,
@@ -496,7 +512,7 @@ static int guess_frame_pointer(struct report *rp, int tid, struct gmr__regs *reg
         regs->fp = mem->addr + off;
         regs->have_fp = true;
         int r = walk(rp, dwfl, tid, regs, mem);
-        if (r < 0 || rp->res.complete || rp->res.more_at_least)
+        if (r < 0 || ((rp->res.complete || rp->res.more_at_least) && walk_in_code(dwfl, &rp->res)))
             return r;
     }
     regs->have_fp = false;
