@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -47,6 +48,17 @@ struct gmr__reporter {
 int gmr__reporter_tid(const struct gmr__reporter *r)
 {
     return r ? atomic_load(&((struct gmr__reporter *)r)->tid) : 0;
+}
+
+/*
+ * Whether @fd is still the eventfd the trigger created.  An application that closes every
+ * descriptor may reuse the number for a file of its own, which poll() reports readable for
+ * good: the reporter would spin.
+ */
+static bool is_wake_fd(const struct gmr__trigger *t, int fd)
+{
+    struct stat st;
+    return fstat(fd, &st) == 0 && st.st_dev == t->wake_dev && st.st_ino == t->wake_ino;
 }
 
 /* Drains the eventfd; its value only says "woken", the counters say why. */
@@ -136,11 +148,11 @@ static void *reporter_main(void *arg)
         pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
         if (n < 0 && errno != EINTR)
             break; /* cannot happen with valid fds; leave rather than spin */
-        if (n > 0 && (pfd[0].revents & POLLNVAL)) {
+        if (n > 0 && pfd[0].revents && ((pfd[0].revents & POLLNVAL) || !is_wake_fd(t, wake_fd))) {
             /*
-             * The application closed our eventfd (a daemon closing every descriptor): nothing
-             * can wake this thread any more.  Stop using the number, which the application
-             * may reuse, and leave; gmr_write_report() then builds reports in its caller.
+             * The application closed our eventfd (a daemon closing every descriptor), and may
+             * have reused the number: nothing can wake this thread any more.  Stop using the
+             * number and leave; gmr_write_report() then builds reports in its caller.
              */
             atomic_store(&t->wake_fd, -1);
             gmr__error_line("the application closed libgmr's descriptors; triggered reports "
