@@ -22,6 +22,7 @@
 #include "output/sink.h"
 #include "util/alloc.h"
 #include "util/macro.h"
+#include "util/utc.h"
 
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE (1u << 0)
@@ -209,7 +210,8 @@ static int write_report(const char *dir, const char *service_name, bool json, co
 
     if (!dir || !*dir || !service_name || !*service_name || (!data && len) || !ret_path)
         return -EINVAL;
-    if (!gmtime_r(&when, &tm) || strftime(stamp, sizeof(stamp), "%Y%m%d%H%M%S", &tm) == 0)
+    /* Not gmtime_r(): see util/utc.h. */
+    if (!gmr__utc_tm(when, &tm) || strftime(stamp, sizeof(stamp), "%Y%m%d%H%M%S", &tm) == 0)
         return -EOVERFLOW;
     gmr__logdir_sanitize(service_name, svc);
     int n = snprintf(base, sizeof(base), "%s_gurumeditation_%s", svc, stamp);

@@ -12,6 +12,7 @@
 
 #include "render/render.h"
 #include "sections/sections.h"
+#include "util/utc.h"
 
 const char *gmr__program_name(void)
 {
@@ -27,7 +28,7 @@ int gmr__section_header(json_t *report, const struct gmr__header_info *info)
     struct timespec now;
     struct tm tm;
     clock_gettime(CLOCK_REALTIME, &now);
-    gmtime_r(&now.tv_sec, &tm);
+    (void)gmr__utc_tm(now.tv_sec, &tm); /* not gmtime_r(): see util/utc.h */
     strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 
     char host[256];
