@@ -69,8 +69,12 @@ struct gmr__capture {
  */
 void gmr__as_capture_publish(struct gmr__capture *c);
 
-/* In a fork child: forget the parent's table without waiting.  Context: atfork child. */
-void gmr__as_capture_forget(void);
+/*
+ * In a fork child: forget the handler calls that were running on the parent's other threads
+ * at fork() (they do not exist here; the count would make unpublishing wait for good).  The
+ * table stays published: the child's reports use it.  Context: atfork child.
+ */
+void gmr__as_capture_reset_after_fork(void);
 
 /*
  * gmr__as_capture_handler() - the capture signal's handler.  Acts only on a signal queued by

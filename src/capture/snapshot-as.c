@@ -118,8 +118,7 @@ void gmr__as_capture_publish(struct gmr__capture *c)
     }
 }
 
-void gmr__as_capture_forget(void)
+void gmr__as_capture_reset_after_fork(void)
 {
-    atomic_store(&current, NULL);
     atomic_store(&in_flight, 0);
 }

@@ -13,11 +13,16 @@
 #include <unistd.h>
 
 #include <gmr/gmr.h>
+#include <jansson.h>
 
+#include "capture/capture.h"
 #include "capture/threads.h"
+#include "conf/conf-private.h"
+#include "core/fork.h"
 #include "core/state.h"
 #include "output/sink.h"
 #include "sections/sections.h"
+#include "symbolize/symbolize.h"
 #include "trigger/trigger.h"
 #include "util/alloc.h"
 #include "util/macro.h"
@@ -233,6 +238,7 @@ static int trigger_new(int signo, bool chain, struct gmr__trigger **ret)
         return -ENOMEM;
     t->signo = signo;
     t->chain = chain;
+    atomic_init(&t->pid, getpid());
     int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     atomic_store(&t->wake_fd, fd);
     struct stat st;
@@ -291,12 +297,24 @@ static void atfork_child(void);
 
 static void register_atfork(void)
 {
+    /*
+     * jansson seeds its hash function on first use and makes concurrent first users spin
+     * until the seed is set: a fork child of a process forked during that would spin for
+     * good.  Seed it now, before any report.  (No-op when the application seeded it.)
+     */
+    json_object_seed(0);
     (void)pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+}
+
+void gmr__atfork_register(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    (void)pthread_once(&once, register_atfork);
 }
 
 /*
  * Starts the trigger and the reporter from gmr__state.run.
- * Context: caller context (setup) or the child after fork; gmr__state.lock held.
+ * Context: caller context (setup); gmr__state.lock held.
  */
 static int start_locked(void)
 {
@@ -349,9 +367,10 @@ static void clear_run_locked(void)
 
 int gmr_setup_autorun(const struct gmr_version *version, gmr_conf *conf, const char *service_name)
 {
-    static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
     int r = 0;
 
+    /* Before anything takes a lock the fork handlers look after. */
+    gmr__atfork_register();
     pthread_mutex_lock(&gmr__state.lock);
     if (gmr__state.installed) {
         r = -EALREADY;
@@ -383,7 +402,6 @@ int gmr_setup_autorun(const struct gmr_version *version, gmr_conf *conf, const c
     if (r < 0)
         goto fail;
     gmr__state.installed = true;
-    pthread_once(&atfork_once, register_atfork);
     goto out;
 
 fail:
@@ -499,55 +517,133 @@ int gmr_write_report(int fd, enum gmr_format format)
     return gmr__report_write(fd, format, "gmr_write_report()");
 }
 
+/* ---- fork() ---- */
+
 /*
- * fork(): the child has no reporter thread and shares the parent's eventfd.  The state lock
- * is held across fork so the child's copy is consistent; the child gets its own trigger and
- * reporter.
+ * Held around the libc calls of a report that take a lock glibc's fork() leaves as it was in
+ * the child (dl_iterate_phdr(): the loader's dl_load_write_lock): the prepare handler takes
+ * it, so fork() never lands inside such a call.  Held for microseconds at a time.
+ */
+static pthread_mutex_t fork_guard = PTHREAD_MUTEX_INITIALIZER;
+
+void gmr__fork_guard_lock(void)
+{
+    pthread_mutex_lock(&fork_guard);
+}
+
+void gmr__fork_guard_unlock(void)
+{
+    pthread_mutex_unlock(&fork_guard);
+}
+
+/* The configuration object whose lock the prepare handler took, or NULL. */
+static gmr_conf *fork_conf;
+
+/*
+ * fork() while another thread may be writing a report.  The child must get a working libgmr
+ * of its own, and fork() must stay cheap (most children exec at once).
+ *
+ * Prepare takes, in this order, only locks that are held briefly: the state lock (setters,
+ * setup, the report's header and output steps), the configuration object's lock (one
+ * Configuration section or one load), the fork guard (one dl_iterate_phdr()).  It never
+ * waits for a whole report: the symbolizer's lock, held for a whole Threads section, is only
+ * tried (gmr__sym_fork_prepare()), and the report lock is not taken.  Where two of these
+ * nest elsewhere (setup reads the configuration object under the state lock) it is in the
+ * same order, and nothing waits for another lock while holding the fork guard, so prepare
+ * cannot deadlock against a running report.
+ *
+ * The child re-creates what the parent's other threads may have held (the report lock, the
+ * symbolizer's lock when prepare could not take it, the section runners' list), releases
+ * what prepare took, and only then starts over: it takes over the trigger object (a fresh
+ * eventfd in place of the shared one; the signal handlers stay installed), keeps the capture
+ * table (the handler stays installed too) and creates its reporter thread.  Everything else
+ * (the file trigger's inotify instance, the control socket, the symbolizer's session when
+ * it had to be dropped) is done by that thread or by the child's first report, not here.
  */
 static void atfork_prepare(void)
 {
     pthread_mutex_lock(&gmr__state.lock);
+    fork_conf = gmr__state.installed ? gmr__state.conf : NULL;
+    if (fork_conf)
+        gmr__conf_lock(fork_conf);
+    pthread_mutex_lock(&fork_guard);
+    gmr__sym_fork_prepare();
 }
 
 static void atfork_parent(void)
 {
+    gmr__sym_fork_parent();
+    pthread_mutex_unlock(&fork_guard);
+    if (fork_conf)
+        gmr__conf_unlock(fork_conf);
+    fork_conf = NULL;
     pthread_mutex_unlock(&gmr__state.lock);
+}
+
+/*
+ * The child's copy of the trigger object becomes the child's: a new eventfd (the inherited
+ * one is the parent's reporter's), and the triggers that reached the child since fork() (the
+ * handler counted them apart, see struct gmr__trigger) become the object's counts; the
+ * parent's unread counts are not the child's.  Signals are blocked meanwhile (the child has
+ * one thread).  Return: 0 or -errno (no eventfd: the object keeps the parent's).
+ */
+static int take_over_trigger(struct gmr__trigger *t)
+{
+    int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        int r = -errno;
+        if (fd >= 0)
+            close(fd);
+        return r;
+    }
+    int old_fd = atomic_load(&t->wake_fd);
+    atomic_store(&t->wake_fd, fd);
+    t->wake_dev = st.st_dev;
+    t->wake_ino = st.st_ino;
+    if (old_fd >= 0)
+        close(old_fd); /* this process's descriptor only: the parent's stays open */
+    atomic_store(&t->pid, getpid());
+    atomic_store(&t->signals, atomic_exchange(&t->child_signals, 0));
+    atomic_store(&t->requests, atomic_exchange(&t->child_requests, 0));
+    if (atomic_load(&t->signals) || atomic_load(&t->requests))
+        (void)gmr__as_wake(t);
+    return 0;
 }
 
 static void atfork_child(void)
 {
-    /* A report may have been running in the parent: its lock is meaningless here. */
+    /* What the parent's other threads may have held: they do not exist here. */
     pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
     memcpy(&gmr__report_lock, &fresh, sizeof(fresh));
+    gmr__sym_fork_child();
+    gmr__sections_after_fork();
+    gmr__as_capture_reset_after_fork();
+    gmr__trigger_reset_after_fork();
+    /* What prepare took. */
+    pthread_mutex_unlock(&fork_guard);
+    if (fork_conf)
+        gmr__conf_unlock(fork_conf);
+    fork_conf = NULL;
 
     if (gmr__state.installed) {
-        /*
-         * A trigger that reached this process before now ran our handler with the parent's
-         * trigger object (copied memory, shared eventfd): carry its counts over so it is not
-         * lost.  Signals stay blocked until the new trigger is in place.
-         */
         sigset_t all, saved;
         sigfillset(&all);
         pthread_sigmask(SIG_SETMASK, &all, &saved);
-        struct gmr__trigger *old = gmr__state.trigger;
-        unsigned long sigs = atomic_load(&old->signals);
-        unsigned long reqs = atomic_load(&old->requests);
-        gmr__reporter_forget_after_fork(gmr__state.reporter);
+        struct gmr__trigger *t = gmr__state.trigger;
+        struct gmr__reporter *old = gmr__state.reporter;
         gmr__state.reporter = NULL;
-        gmr__state.trigger = NULL;
-        uninstall_handler(old);
-        gmr__trigger_reset_after_fork();
-        gmr__threads_uninstall();
-        trigger_free(old);
-        if (start_locked() < 0) {
-            gmr__state.installed = false;
-            clear_run_locked();
-        } else if (sigs || reqs) {
-            atomic_fetch_add(&gmr__state.trigger->signals, sigs);
-            atomic_fetch_add(&gmr__state.trigger->requests, reqs);
-            gmr__as_wake(gmr__state.trigger);
-        }
+        int r = take_over_trigger(t);
+        if (r == 0)
+            r = gmr__reporter_start_after_fork(old, t, gmr__state.run.control_socket,
+                                               &gmr__state.reporter);
+        else
+            gmr__reporter_forget_after_fork(old);
         pthread_sigmask(SIG_SETMASK, &saved, NULL);
+        /* gmr_write_report() still works (in its caller); triggered reports do not. */
+        if (r < 0)
+            gmr__error_line("no report thread in the fork child: %s; triggered reports are off",
+                            strerror(-r));
     }
     pthread_mutex_unlock(&gmr__state.lock);
 }

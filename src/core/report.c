@@ -13,6 +13,7 @@
 #include "capture/locks.h"
 #include "capture/threads.h"
 #include "conf/conf-internal.h"
+#include "core/fork.h"
 #include "core/state.h"
 #include "output/logdir.h"
 #include "output/sink.h"
@@ -255,6 +256,8 @@ static int write_triggered(const struct gmr__buf *out, enum gmr_format format)
 
 int gmr__report_write(int fd, enum gmr_format format, const char *trigger)
 {
+    /* A report without setup takes the locks the fork handlers look after, too. */
+    gmr__atfork_register();
     pthread_mutex_lock(&gmr__report_lock);
     in_report = true;
 

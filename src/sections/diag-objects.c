@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/fork.h"
 #include "render/render.h"
 #include "sections/diag.h"
 #include "util/alloc.h"
@@ -188,7 +189,10 @@ int gmr__section_shared_objects(json_t *section)
     objs.v = gmr__calloc(MAX_OBJECTS, sizeof(*objs.v));
     if (!objs.v)
         goto out;
+    /* fork() must not land in the call: the child would find the loader's lock held. */
+    gmr__fork_guard_lock();
     dl_iterate_phdr(collect, &objs);
+    gmr__fork_guard_unlock();
     if (objs.error < 0)
         goto out;
     for (size_t i = 0; i < objs.n; i++) {

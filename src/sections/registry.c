@@ -69,6 +69,17 @@ static const char *stuck_reason(gmr_section_fn fn, void *userdata)
     return why;
 }
 
+void gmr__sections_after_fork(void)
+{
+    /*
+     * The runner threads are the parent's: none runs here, so no callback is blocked in this
+     * process, and a runner may have held the lock.
+     */
+    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+    memcpy(&stuck_lock, &fresh, sizeof(fresh));
+    n_stuck = 0;
+}
+
 struct job {
     gmr_section_fn fn; /* application callback */
     void *userdata;    /* borrowed */

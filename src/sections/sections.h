@@ -34,6 +34,13 @@ int gmr__sections_run(json_t *report, const struct gmr__section *sections, size_
                       uint64_t timeout_ns);
 
 /*
+ * gmr__sections_after_fork() - in a fork child: forget the callbacks abandoned in the parent
+ * (their runner threads do not exist here) and re-create the lock of that list.
+ * Context: the child's atfork handler.
+ */
+void gmr__sections_after_fork(void);
+
+/*
  * gmr__section_processes() - fill the Processes section: this process and its children,
  * recursively (pid, ppid, user, uid, state, command line).  Return: 0 or -errno.
  */

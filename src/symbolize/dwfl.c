@@ -21,7 +21,6 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,27 +72,51 @@ struct gmr__sym {
 
 static struct gmr__sym *session;              /* the process's session; NULL until used */
 static pthread_mutex_t sym_mutex = PTHREAD_MUTEX_INITIALIZER;
-static _Atomic pid_t sym_mutex_pid;           /* process that last took sym_mutex */
+static bool held_for_fork;                    /* gmr__sym_fork_prepare() took sym_mutex */
 
 void gmr__sym_lock(void)
 {
-    pid_t me = getpid();
-    pid_t last = atomic_load(&sym_mutex_pid);
-    if (last != 0 && last != me) {
-        /* A fork child: the parent's holder, if any, does not exist here. */
-        pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
-        memcpy(&sym_mutex, &fresh, sizeof(fresh));
-        if (session && session->pid != me)
-            session = NULL; /* dropped, not freed: it may be half-way through an update */
-        gmr__source_cache_forget();
-    }
     pthread_mutex_lock(&sym_mutex);
-    atomic_store(&sym_mutex_pid, me);
 }
 
 void gmr__sym_unlock(void)
 {
     pthread_mutex_unlock(&sym_mutex);
+}
+
+void gmr__sym_fork_prepare(void)
+{
+    /* Never waits: a report may hold the lock for a long time (a whole Threads section). */
+    held_for_fork = pthread_mutex_trylock(&sym_mutex) == 0;
+}
+
+void gmr__sym_fork_parent(void)
+{
+    if (held_for_fork)
+        pthread_mutex_unlock(&sym_mutex);
+    held_for_fork = false;
+}
+
+void gmr__sym_fork_child(void)
+{
+    if (held_for_fork) {
+        /*
+         * Nobody was using the session at fork(): it is whole, and the child keeps it (its
+         * modules are the parent's, so the child's first report needs no new ELF or DWARF).
+         * Its descriptors are shared with the parent, which libelf reads with pread() and
+         * mmap() only, at explicit offsets.
+         */
+        held_for_fork = false;
+        if (session)
+            session->pid = getpid();
+        pthread_mutex_unlock(&sym_mutex);
+        return;
+    }
+    /* A report held the lock: its holder does not exist here, and what it held may be torn. */
+    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+    memcpy(&sym_mutex, &fresh, sizeof(fresh));
+    session = NULL; /* dropped, not freed: it may be half-way through an update */
+    gmr__source_cache_forget();
 }
 
 /* Opens @path when it is a readable ELF file whose build ID matches @mod's (when both have one). */

@@ -32,14 +32,26 @@ struct gmr__sym;
 
 /*
  * gmr__sym_lock() / gmr__sym_unlock() - serialize users of the process's session (a report,
- * install, uninstall).  In a fork child the lock is re-created first, since the parent's
- * holder does not exist there.
+ * install, uninstall).
  */
 void gmr__sym_lock(void);
 void gmr__sym_unlock(void);
 
 /*
- * gmr__sym_get() - the process's session, created on first use (or again in a fork child),
+ * gmr__sym_fork_prepare(), gmr__sym_fork_parent(), gmr__sym_fork_child() - fork() handlers.
+ * Prepare takes the lock only if it is free (it never waits for a report); then the child
+ * keeps the session.  Otherwise the child re-creates the lock, whose holder does not exist
+ * there, and drops the session without freeing it (it may be half-way through an update):
+ * the child's first report starts a new one.
+ * Context: pthread_atfork() handlers (core/gmr.c).
+ */
+void gmr__sym_fork_prepare(void);
+void gmr__sym_fork_parent(void);
+void gmr__sym_fork_child(void);
+
+/*
+ * gmr__sym_get() - the process's session, created on first use (or again in a fork child
+ * that dropped its parent's),
  * with its module list refreshed from /proc/self/maps when that changed.
  * Return: 0 or -errno; *@ret is borrowed.  @reterr_msg (may be NULL) gets libdwfl's reason.
  * Context: under gmr__sym_lock().

@@ -310,6 +310,19 @@ void gmr__filewatch_free(struct gmr__filewatch *fw)
     gmr__free(fw);
 }
 
+void gmr__filewatch_after_fork(struct gmr__filewatch *fw)
+{
+    if (fw->ifd >= 0)
+        close(fw->ifd); /* this process's descriptor of the parent's instance */
+    fw->dir_wd = fw->file_wd = -1;
+    fw->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    /* What the parent last saw stays the baseline: a change since fork() is one. */
+    if (refresh(fw) && !fw->pending) {
+        fw->pending = true;
+        fw->settle_ms = now_ms() + GMR_FILEWATCH_SETTLE_MS;
+    }
+}
+
 int gmr__filewatch_fd(const struct gmr__filewatch *fw)
 {
     return fw->ifd;

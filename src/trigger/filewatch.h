@@ -82,6 +82,14 @@ int gmr__filewatch_new_opts(const char *path, const struct gmr__filewatch_opts *
 void gmr__filewatch_free(struct gmr__filewatch *fw);
 
 /*
+ * gmr__filewatch_after_fork() - in a fork child, give @fw (the child's copy of the parent's
+ * object) an inotify instance of its own in place of the shared one, watching the same path;
+ * a change since the parent last looked is still reported.
+ * Context: the fork child's atfork handler.
+ */
+void gmr__filewatch_after_fork(struct gmr__filewatch *fw);
+
+/*
  * gmr__filewatch_fd() - the fd to poll for POLLIN, or -1 when there is none (no inotify).
  * It may become -1 after gmr__filewatch_check() (inotify instance lost): ask before each
  * poll().

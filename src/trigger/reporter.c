@@ -130,6 +130,7 @@ static void *reporter_main(void *arg)
      * this thread holds no lock and no resource.
      */
     pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+    (void)pthread_setname_np(pthread_self(), "gmr-reporter");
     for (;;) {
         int wake_fd = atomic_load(&t->wake_fd);
         struct pollfd pfd[3] = {{.fd = wake_fd, .events = POLLIN}, {.fd = -1}, {.fd = -1}};
@@ -209,6 +210,28 @@ static void reporter_free(struct gmr__reporter *r)
     gmr__free(r);
 }
 
+/* Starts the thread of @r (every other member set) and hands @r out.  On failure @r is freed. */
+static int start_thread(struct gmr__reporter *r, struct gmr__reporter **ret)
+{
+    pthread_mutex_init(&r->lock, NULL);
+    pthread_cond_init(&r->cond, NULL);
+
+    /* The thread inherits this mask: every signal blocked, so no handler ever runs there. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int err = pthread_create(&r->thread, NULL, reporter_main, r);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (err) {
+        pthread_cond_destroy(&r->cond);
+        pthread_mutex_destroy(&r->lock);
+        reporter_free(r);
+        return -err;
+    }
+    *ret = r;
+    return 0;
+}
+
 int gmr__reporter_start(struct gmr__trigger *t, const char *file_trigger, int interval_s,
                         bool control_socket, struct gmr__reporter **ret)
 {
@@ -230,24 +253,40 @@ int gmr__reporter_start(struct gmr__trigger *t, const char *file_trigger, int in
         if (err < 0)
             gmr__error_line("no control socket: %s", strerror(-err));
     }
-    pthread_mutex_init(&r->lock, NULL);
-    pthread_cond_init(&r->cond, NULL);
+    return start_thread(r, ret);
+}
 
-    /* The thread inherits this mask: every signal blocked, so no handler ever runs there. */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int err = pthread_create(&r->thread, NULL, reporter_main, r);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (err) {
-        pthread_cond_destroy(&r->cond);
-        pthread_mutex_destroy(&r->lock);
-        reporter_free(r);
-        return -err;
+int gmr__reporter_start_after_fork(struct gmr__reporter *old, struct gmr__trigger *t,
+                                   bool control_socket, struct gmr__reporter **ret)
+{
+    struct gmr__reporter *r = gmr__calloc(1, sizeof(*r));
+    if (!r) {
+        gmr__reporter_forget_after_fork(old);
+        return -ENOMEM;
     }
-    (void)pthread_setname_np(r->thread, "gmr-reporter");
-    *ret = r;
-    return 0;
+    r->trigger = t;
+    if (old) {
+        /*
+         * The file watch keeps what it last saw of the file but gets an inotify instance of
+         * its own (the inherited one is shared with the parent, which would take half of the
+         * events).  Done here, like the control socket below, so that what the child does
+         * next (drop privileges, change directory or environment) finds both in place, as in
+         * the parent after setup.
+         */
+        r->watch = old->watch;
+        r->watch_path = old->watch_path;
+        old->watch = NULL;
+        old->watch_path = NULL;
+        gmr__reporter_forget_after_fork(old);
+        if (r->watch)
+            gmr__filewatch_after_fork(r->watch);
+    }
+    if (control_socket) {
+        int err = gmr__control_new(NULL, &r->control);
+        if (err < 0)
+            gmr__error_line("no control socket: %s", strerror(-err));
+    }
+    return start_thread(r, ret);
 }
 
 void gmr__reporter_stop(struct gmr__reporter *r)
@@ -268,7 +307,6 @@ void gmr__reporter_stop(struct gmr__reporter *r)
 
 void gmr__reporter_forget_after_fork(struct gmr__reporter *r)
 {
-    /* The thread and its locks belong to the parent; the memory and fds are ours to free. */
     if (r) {
         gmr__control_forget_after_fork(r->control); /* the socket file is the parent's */
         r->control = NULL;

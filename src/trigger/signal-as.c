@@ -54,7 +54,8 @@ void gmr__as_trigger_handler(int signo, siginfo_t *info, void *ucontext)
     struct sigaction old;
     bool chain = false;
     if (t) {
-        atomic_fetch_add_explicit(&t->signals, 1, memory_order_relaxed);
+        bool own = atomic_load(&t->pid) == getpid();
+        atomic_fetch_add_explicit(own ? &t->signals : &t->child_signals, 1, memory_order_relaxed);
         gmr__as_wake(t);
         chain = t->chain;
         old = t->old;
@@ -78,7 +79,9 @@ void gmr_request_report(void)
     atomic_fetch_add(&in_flight, 1);
     struct gmr__trigger *t = atomic_load(&current);
     if (t) {
-        atomic_fetch_add_explicit(&t->requests, 1, memory_order_relaxed);
+        bool own = atomic_load(&t->pid) == getpid();
+        atomic_fetch_add_explicit(own ? &t->requests : &t->child_requests, 1,
+                                  memory_order_relaxed);
         gmr__as_wake(t);
     }
     atomic_fetch_sub(&in_flight, 1);
@@ -99,6 +102,5 @@ void gmr__trigger_publish(struct gmr__trigger *t)
 
 void gmr__trigger_reset_after_fork(void)
 {
-    atomic_store(&current, NULL);
     atomic_store(&in_flight, 0);
 }

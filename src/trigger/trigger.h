@@ -31,6 +31,15 @@ struct gmr__trigger {
     atomic_ulong signals;     /* trigger signals since the reporter last looked */
     atomic_ulong requests;    /* gmr_request_report() calls since the reporter last looked */
     atomic_bool released;     /* gmr_release_trigger_signal(): the disposition is not ours */
+    /*
+     * The process whose reporter reads the counters above.  A fork child runs the handler on
+     * its copy of the parent's object until its fork handler takes the object over; what it
+     * counts meanwhile goes to the two counters below, so that the child reports for its own
+     * triggers only, not for the parent's that were still unread at fork().
+     */
+    atomic_int pid;
+    atomic_ulong child_signals;
+    atomic_ulong child_requests;
 };
 
 /*
@@ -42,7 +51,7 @@ void gmr__trigger_publish(struct gmr__trigger *t);
 
 /*
  * gmr__trigger_reset_after_fork() - in a fork child: no handler runs on another thread, so
- * forget the parent's published object and in-flight count.
+ * forget the parent's in-flight count.  The published object stays: the child keeps using it.
  * Context: the child's atfork handler.
  */
 void gmr__trigger_reset_after_fork(void);
@@ -78,9 +87,22 @@ int gmr__reporter_start(struct gmr__trigger *t, const char *file_trigger, int in
                         bool control_socket, struct gmr__reporter **ret);
 
 /*
- * gmr__reporter_forget_after_fork() - in a fork child, free what the parent's reporter owned
- * (memory, the file watch's fds) without touching its thread or locks, which do not exist here.
+ * gmr__reporter_start_after_fork() - in a fork child, start the child's own reporter thread in
+ * place of the parent's, which does not exist here.  What the parent's object had (@old, the
+ * child's copy) is taken over: the file trigger gets an inotify instance of its own, the
+ * parent's control socket is dropped and, when @control_socket, the child listens on its own.
+ * @old is freed, also on failure (then the child has no reporter thread).
+ * Return: 0 or -errno.
  * Context: the child's atfork handler.
+ */
+int gmr__reporter_start_after_fork(struct gmr__reporter *old, struct gmr__trigger *t,
+                                   bool control_socket, struct gmr__reporter **ret);
+
+/*
+ * gmr__reporter_forget_after_fork() - in a fork child, free the child's copy of the parent's
+ * reporter object (memory, the file watch's and the control socket's fds) without touching
+ * its thread or locks, which do not exist here (NULL accepted).
+ * Context: a fork child (atfork handler or the child's reporter thread).
  */
 void gmr__reporter_forget_after_fork(struct gmr__reporter *r);
 
