@@ -19,9 +19,12 @@
  *   release           lets the option threads finish, joins them: "RELEASED"
  *   fork              forks a child that waits for "reap": "CHILD <pid>"
  *   reap              releases and reaps that child: "REAPED <status>"
+ *   forksig           as "fork", but the child raises the trigger signal in a fork handler
+ *                     that runs before libgmr's (before the child has a reporter thread)
  *   forkstorm N       forks N children, one after the other, while another thread writes
- *                     reports in a loop; each child writes two reports of its own (to
- *                     /dev/null) and exits: "FORKSTORM ok=<n> failed=<n>"
+ *                     reports in a loop; each child writes two reports of its own (text to
+ *                     /dev/null, then JSON whose header must name the child) and exits:
+ *                     "FORKSTORM ok=<n> failed=<n>"
  *   exec              forks a child that execs this program with --listfds: its output goes
  *                     to stdout, then "EXECED <status>"
  *   ping              "PONG"
@@ -40,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -296,6 +300,31 @@ static int report_to_null(void)
     return r;
 }
 
+/*
+ * A JSON report into a memory file, read back: 0 when its header names this process (a fork
+ * child must report as itself), else 1, or gmr_write_report()'s error.
+ */
+static int report_names_me(void)
+{
+    int fd = memfd_create("report", MFD_CLOEXEC);
+    if (fd < 0)
+        return 1;
+    int r = gmr_write_report(fd, GMR_FORMAT_JSON);
+    off_t len = lseek(fd, 0, SEEK_END);
+    char *text = r == 0 && len > 0 ? malloc((size_t)len + 1) : NULL;
+    if (r == 0)
+        r = text && pread(fd, text, (size_t)len, 0) == len ? 0 : 1;
+    close(fd);
+    if (r == 0) {
+        text[len] = '\0';
+        const char *header = strstr(text, "\"header\"");
+        const char *pid = header ? strstr(header, "\"pid\": ") : NULL;
+        r = pid && atol(pid + 7) == (long)getpid() ? 0 : 1;
+    }
+    free(text);
+    return r;
+}
+
 static atomic_bool loop_reports;
 
 static void *report_loop(void *arg)
@@ -317,7 +346,7 @@ static void fork_storm(int n)
         if (pid == 0) {
             alarm(30); /* a child that hangs dies of SIGALRM and counts as failed */
             int r1 = report_to_null();
-            int r2 = report_to_null();
+            int r2 = report_names_me();
             _exit(r1 == 0 && r2 == 0 ? 0 : 1);
         }
         int status = -1;
@@ -333,6 +362,15 @@ static void fork_storm(int n)
     atomic_store(&loop_reports, false);
     pthread_join(t, NULL);
     printf("FORKSTORM ok=%d failed=%d\n", ok, failed);
+}
+
+static volatile sig_atomic_t raise_in_child;
+
+/* Fork handler ("forksig"): the trigger reaches the child before libgmr has set it up. */
+static void child_raises(void)
+{
+    if (raise_in_child)
+        raise(SIGUSR2);
 }
 
 static int list_fds(void)
@@ -423,6 +461,8 @@ int main(int argc, char **argv)
     }
     if (pipe2(release_pipe, O_CLOEXEC) < 0)
         return 1;
+    /* Registered before libgmr's (at setup), so in a child it runs before libgmr's. */
+    pthread_atfork(NULL, NULL, child_raises);
     static const struct gmr_version version = {"libgmr tests", "victim-fault", "1.0"};
     int r = gmr_setup_autorun(&version, conf, NULL);
     if (r < 0) {
@@ -506,10 +546,12 @@ int main(int argc, char **argv)
             release_all(readers);
             readers = 0;
             printf("RELEASED\n");
-        } else if (strcmp(line, "fork") == 0 && child < 0) {
+        } else if ((strcmp(line, "fork") == 0 || strcmp(line, "forksig") == 0) && child < 0) {
             if (pipe2(child_pipe, O_CLOEXEC) < 0)
                 return 1;
+            raise_in_child = strcmp(line, "forksig") == 0;
             child = fork();
+            raise_in_child = 0;
             if (child == 0) {
                 char c;
                 close(child_pipe[1]);
