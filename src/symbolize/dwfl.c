@@ -298,6 +298,78 @@ static int read_maps(char **ret, size_t *ret_len)
     return 0;
 }
 
+/* One line of /proc/self/maps: "start-end perms offset major:minor inode   path". */
+struct maps_line {
+    bool exec;         /* perms has 'x' */
+    uint64_t offset;
+    char dev[16];      /* "major:minor" */
+    uint64_t inode;
+    bool file;         /* path is absolute and the mapping has a file (what libdwfl reports) */
+};
+
+static bool parse_maps_line(const char *line, const char *end, struct maps_line *ml)
+{
+    char buf[512];
+    size_t n = GMR_MIN((size_t)(end - line), sizeof(buf) - 1);
+    memcpy(buf, line, n);
+    buf[n] = '\0';
+    char perms[8];
+    unsigned long long offset, inode;
+    int path_at = 0;
+    if (sscanf(buf, "%*x-%*x %7s %llx %15s %llu %n", perms, &offset, ml->dev, &inode,
+               &path_at) < 4)
+        return false;
+    ml->exec = strchr(perms, 'x') != NULL;
+    ml->offset = offset;
+    ml->inode = inode;
+    ml->file = path_at > 0 && buf[path_at] == '/' && (inode != 0 || strcmp(ml->dev, "00:00"));
+    return true;
+}
+
+/*
+ * Keeps of /proc/self/maps (in place) only the mappings of loaded objects, and returns the new
+ * length.  libelf maps the files a session reads (whole, MAP_PRIVATE, read-write, at
+ * addresses of its own), and libdwfl would report each such mapping as one more module:
+ * describing an address in it opens and maps the file once more, which the next report sees
+ * as yet another module, so every report added a few MiB of mappings and a few descriptors.
+ * Lines are grouped as libdwfl groups them (consecutive mappings of the same file; lines of no
+ * file, which libdwfl skips, do not end a group), a new group also starting where a mapping of
+ * the same file starts over at offset 0; a group is kept when one of its mappings is
+ * executable, as every object the dynamic loader maps has one.  Lines of no file are dropped:
+ * libdwfl skips them, and without them the text changes only when objects come and go.
+ */
+size_t gmr__sym_filter_maps(char *maps, size_t len)
+{
+    size_t out = 0, group_start = 0;
+    bool in_group = false, group_exec = false;
+    struct maps_line last = {0};
+    char *p = maps, *end = maps + len;
+    while (p < end) {
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        char *next = nl ? nl + 1 : end;
+        struct maps_line ml;
+        if (parse_maps_line(p, nl ? nl : end, &ml) && ml.file) {
+            bool same = in_group && ml.inode == last.inode && strcmp(ml.dev, last.dev) == 0 &&
+                        ml.offset != 0;
+            if (!same) {
+                if (in_group && !group_exec)
+                    out = group_start; /* the previous group goes */
+                in_group = true;
+                group_exec = false;
+                group_start = out;
+            }
+            group_exec |= ml.exec;
+            last = ml;
+            memmove(maps + out, p, (size_t)(next - p));
+            out += (size_t)(next - p);
+        }
+        p = next;
+    }
+    if (in_group && !group_exec)
+        out = group_start;
+    return out;
+}
+
 /* Re-reports the modules when /proc/self/maps changed.  Return: 0 or -errno. */
 static int refresh(struct gmr__sym *s, const char **reterr_msg)
 {
@@ -306,6 +378,8 @@ static int refresh(struct gmr__sym *s, const char **reterr_msg)
     int r = read_maps(&maps, &len);
     if (r < 0)
         return r;
+    len = gmr__sym_filter_maps(maps, len);
+    maps[len] = '\0';
     if (s->maps && len == s->maps_len && memcmp(maps, s->maps, len) == 0) {
         gmr__free(maps);
         return 0;

@@ -58,6 +58,13 @@ void gmr__sym_fork_child(void);
  */
 int gmr__sym_get(struct gmr__sym **ret, const char **reterr_msg);
 
+/*
+ * gmr__sym_filter_maps() - keep of the text of /proc/self/maps (@len bytes at @maps, changed in
+ * place) only the mappings of objects the dynamic loader loaded, as the session reports them.
+ * Return: the new length.
+ */
+size_t gmr__sym_filter_maps(char *maps, size_t len);
+
 /* The session's Dwfl (borrowed): describes addresses; the unwinder may use it too. */
 Dwfl *gmr__sym_dwfl(struct gmr__sym *s);
 

@@ -204,6 +204,62 @@ static void test_source_line_trimmed_and_bounded(void **state)
     assert_null(gmr__source_line(path, 1));
 }
 
+static int count_module(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr start,
+                        void *arg)
+{
+    (void)userdata, (void)name, (void)start;
+    Dwarf_Addr bias;
+    (void)dwfl_module_getelf(mod, &bias); /* libelf maps the module's file */
+    ++*(int *)arg;
+    return DWARF_CB_OK;
+}
+
+static int modules(struct gmr__sym *s)
+{
+    int n = 0;
+    (void)dwfl_getmodules(gmr__sym_dwfl(s), count_module, &n, 0);
+    return n;
+}
+
+/*
+ * The files libelf maps for the session are not modules: reports in a row see the same
+ * modules (each of them used to add one module per file read, and map the file again).
+ */
+static void test_session_does_not_report_its_own_file_mappings(void **state)
+{
+    (void)state;
+    int first = modules(session());
+    assert_true(first > 0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(modules(session()), first);
+}
+
+/* Of /proc/self/maps, only the groups of mappings of one file with an executable one stay. */
+static void test_filter_maps(void **state)
+{
+    (void)state;
+    char maps[] =
+        "55d0a000-55d0b000 r--p 00000000 fe:00 11 /usr/bin/prog\n"
+        "55d0b000-55d0c000 r-xp 00001000 fe:00 11 /usr/bin/prog\n"
+        "55d0c000-55d0d000 rw-p 00000000 00:00 0 \n"
+        "55d0d000-55d0e000 rw-p 00002000 fe:00 11 /usr/bin/prog\n"
+        "7f00000000-7f00100000 rw-p 00000000 fe:00 22 /usr/lib/libc.so.6\n"
+        "7f00100000-7f00110000 r--p 00000000 fe:00 22 /usr/lib/libc.so.6\n"
+        "7f00110000-7f00120000 r-xp 00010000 fe:00 22 /usr/lib/libc.so.6\n"
+        "7f00200000-7f00300000 rw-p 00000000 fe:00 33 /usr/lib/debug/libc.debug\n"
+        "7f00300000-7f00301000 r--s 00000000 00:05 44 /memfd:data (deleted)\n"
+        "7ffd0000-7ffd1000 r-xp 00000000 00:00 0 [vdso]\n"
+        "7ffe0000-7ffe1000 rw-p 00000000 fe:00 55 /tmp/data.bin";
+    size_t len = gmr__sym_filter_maps(maps, strlen(maps));
+    maps[len] = '\0';
+    assert_string_equal(maps,
+        "55d0a000-55d0b000 r--p 00000000 fe:00 11 /usr/bin/prog\n"
+        "55d0b000-55d0c000 r-xp 00001000 fe:00 11 /usr/bin/prog\n"
+        "55d0d000-55d0e000 rw-p 00002000 fe:00 11 /usr/bin/prog\n"
+        "7f00100000-7f00110000 r--p 00000000 fe:00 22 /usr/lib/libc.so.6\n"
+        "7f00110000-7f00120000 r-xp 00010000 fe:00 22 /usr/lib/libc.so.6\n");
+}
+
 /* Each test holds the session lock; teardown releases it even after a failed assertion. */
 static int lock(void **state)
 {
@@ -235,6 +291,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_symbolize_unknown_address_keeps_pc, lock, unlock),
         cmocka_unit_test_setup_teardown(test_demangle, lock, unlock),
         cmocka_unit_test_setup_teardown(test_source_line_trimmed_and_bounded, lock, unlock),
+        cmocka_unit_test_setup_teardown(test_session_does_not_report_its_own_file_mappings,
+                                        lock, unlock),
+        cmocka_unit_test(test_filter_maps),
     };
     return cmocka_run_group_tests_name("symbolize", tests, NULL, teardown_session);
 }
