@@ -35,6 +35,8 @@
 
 #include <gmr/gmr.h>
 
+#include "victim-stack.h"
+
 static atomic_int section_runs;
 static atomic_int own_handler_runs;
 static int slow_ms;
@@ -93,6 +95,7 @@ static void *worker(void *arg)
 
 int main(int argc, char **argv)
 {
+    victim_map_main_stack();
     bool json = false, own = false, chain = false, failing = false, setup = true;
     bool blocking = false;
     int signo = 0;

@@ -33,6 +33,8 @@
 
 #include <gmr/gmr.h>
 
+#include "victim-stack.h"
+
 static int end_section(gmr_writer *w, void *userdata)
 {
     (void)userdata;
@@ -48,6 +50,7 @@ static void die(const char *what)
 
 int main(int argc, char **argv)
 {
+    victim_map_main_stack();
     if (argc < 2)
         die("usage");
     const char *dir = argv[1];

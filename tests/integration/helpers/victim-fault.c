@@ -52,6 +52,8 @@
 
 #include <gmr/gmr.h>
 
+#include "victim-stack.h"
+
 #define NOINLINE __attribute__((noinline, noclone))
 #define MAX_THREADS 16
 
@@ -404,6 +406,7 @@ static int list_fds(void)
 
 int main(int argc, char **argv)
 {
+    victim_map_main_stack();
     if (argc == 2 && strcmp(argv[1], "--listfds") == 0)
         return list_fds();
 

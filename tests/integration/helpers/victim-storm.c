@@ -50,6 +50,8 @@
 
 #include <gmr/gmr.h>
 
+#include "victim-stack.h"
+
 #define MAX_WORKERS 64
 #define CHUNK       4096
 
@@ -602,6 +604,7 @@ static void churn(int n, long reports, double seconds)
 
 int main(int argc, char **argv)
 {
+    victim_map_main_stack();
     setvbuf(stdout, NULL, _IOLBF, 0);
     bool io = false, quiet = false;
     int churn_threads = 0;

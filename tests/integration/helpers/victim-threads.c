@@ -35,6 +35,8 @@
 
 #include <gmr/gmr.h>
 
+#include "victim-stack.h"
+
 #define NOINLINE __attribute__((noinline, noclone))
 
 static atomic_int parked;
@@ -242,6 +244,7 @@ static void *churner(void *arg)
 
 int main(int argc, char **argv)
 {
+    victim_map_main_stack();
     bool json = false, setup = true, group = false, blocker = true, spinner = true;
     bool occupy = false, dumper = false;
     int capture_signo = 0, twins = 0;
