@@ -29,6 +29,8 @@
 #include "render/render.h"
 #include "util/alloc.h"
 
+#include "golden.h"
+
 /* ------------------------------------------------------------------------------------------
  * Helpers
  * ------------------------------------------------------------------------------------------ */
@@ -141,38 +143,6 @@ static int64_t get_int(const gmr_conf *conf, const char *group, const char *name
     int64_t v = -12345;
     assert_int_equal(gmr_conf_get_int(conf, group, name, &v), 0);
     return v;
-}
-
-static char *read_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    size_t got = fread(s, 1, (size_t)n, f);
-    s[got] = '\0';
-    fclose(f);
-    return s;
-}
-
-/* Compares @text with tests/golden/@name; GMR_UPDATE_GOLDEN=1 rewrites the file instead. */
-static void assert_golden(const char *text, const char *name)
-{
-    char path[4096];
-    snprintf(path, sizeof(path), "%s/%s", getenv("GMR_GOLDEN_DIR"), name);
-    if (getenv("GMR_UPDATE_GOLDEN")) {
-        FILE *f = fopen(path, "wb");
-        assert_non_null(f);
-        fputs(text, f);
-        fclose(f);
-    }
-    char *want = read_file(path);
-    assert_non_null(want);
-    assert_string_equal(text, want);
-    free(want);
 }
 
 /* A conf with one option of each kind, used by several tests. */
@@ -1046,7 +1016,7 @@ static void test_conf_text_matches_golden(void **state)
         0);
     json_t *sec = section_of(c);
     char *text = text_of(sec);
-    assert_golden(text, "conf-section.txt");
+    test_assert_golden(text, "conf-section.txt");
     free(text);
     json_decref(sec);
 

@@ -18,6 +18,8 @@
 #include "render/render.h"
 #include "util/alloc.h"
 
+#include "golden.h"
+
 /* A model as the pipeline builds it, with one section of each generic shape. */
 static json_t *sample_model(void)
 {
@@ -45,45 +47,13 @@ static json_t *sample_model(void)
     return report;
 }
 
-static char *read_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    size_t got = fread(s, 1, (size_t)n, f);
-    s[got] = '\0';
-    fclose(f);
-    return s;
-}
-
-/* Compares @text with tests/golden/@name; GMR_UPDATE_GOLDEN=1 rewrites the file instead. */
-static void assert_golden(const char *text, const char *name)
-{
-    char path[4096];
-    snprintf(path, sizeof(path), "%s/%s", getenv("GMR_GOLDEN_DIR"), name);
-    if (getenv("GMR_UPDATE_GOLDEN")) {
-        FILE *f = fopen(path, "wb");
-        assert_non_null(f);
-        fputs(text, f);
-        fclose(f);
-    }
-    char *want = read_file(path);
-    assert_non_null(want);
-    assert_string_equal(text, want);
-    free(want);
-}
-
 static void test_text_matches_golden(void **state)
 {
     (void)state;
     json_t *model = sample_model();
     struct gmr__buf out = GMR_BUF_INIT;
     assert_int_equal(gmr__render_text(model, &out), 0);
-    assert_golden(out.data, "render-basic.txt");
+    test_assert_golden(out.data, "render-basic.txt");
     gmr__buf_done(&out);
     json_decref(model);
 }

@@ -28,6 +28,8 @@
 #include "render/render.h"
 #include "symbolize/symbolize.h"
 #include "util/alloc.h"
+
+#include "golden.h"
 #include "util/buf.h"
 
 /* ---- parsers ---- */
@@ -334,38 +336,6 @@ static json_t *sample_section(bool group)
     return sec;
 }
 
-static char *read_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    size_t got = fread(s, 1, (size_t)n, f);
-    s[got] = '\0';
-    fclose(f);
-    return s;
-}
-
-/* Compares @text with tests/golden/@name; GMR_UPDATE_GOLDEN=1 rewrites the file instead. */
-static void assert_golden(const char *text, const char *name)
-{
-    char path[4096];
-    snprintf(path, sizeof(path), "%s/%s", getenv("GMR_GOLDEN_DIR"), name);
-    if (getenv("GMR_UPDATE_GOLDEN")) {
-        FILE *f = fopen(path, "wb");
-        assert_non_null(f);
-        fputs(text, f);
-        fclose(f);
-    }
-    char *want = read_file(path);
-    assert_non_null(want);
-    assert_string_equal(text, want);
-    free(want);
-}
-
 static char *render(const json_t *sec)
 {
     struct gmr__buf out = GMR_BUF_INIT;
@@ -379,7 +349,7 @@ static void test_text_matches_golden(void **state)
     (void)state;
     json_t *sec = sample_section(false);
     char *text = render(sec);
-    assert_golden(text, "threads-basic.txt");
+    test_assert_golden(text, "threads-basic.txt");
 
     /* A saved JSON report renders the same. */
     char *dumped = json_dumps(sec, JSON_COMPACT);
@@ -399,7 +369,7 @@ static void test_text_groups_identical_stacks(void **state)
     (void)state;
     json_t *sec = sample_section(true);
     char *text = render(sec);
-    assert_golden(text, "threads-grouped.txt");
+    test_assert_golden(text, "threads-grouped.txt");
     assert_non_null(strstr(text, "3 threads with this stack"));
     gmr__free(text);
     json_decref(sec);
