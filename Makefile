@@ -23,10 +23,10 @@ build: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 
 demo: build
-	./scripts/demo.sh $(BUILD)
+	./scripts/demo.sh $(BUILD) demo-service 'handled$$' --config-file examples/demo-service.conf
 
 demo-coro: build
-	./scripts/demo-coro.sh $(BUILD)
+	./scripts/demo.sh $(BUILD) coro-scheduler 'Green Thread #5'
 
 check: check-deps build
 	meson test -C $(BUILD) --print-errorlogs --num-processes 2
