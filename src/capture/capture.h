@@ -134,11 +134,6 @@ struct gmr__task_masks {
 /* Return: 0 or -EINVAL (a mask line is missing). */
 int gmr__parse_task_status(const char *text, struct gmr__task_masks *ret);
 
-/*
- * gmr__read_small() - read a whole small /proc file, relative to @dirfd, into @buf (NUL
- * terminated).  Return: bytes read or -errno.
- */
-ssize_t gmr__read_small(int dirfd, const char *path, char *buf, size_t size);
 
 /*
  * gmr__pread_proc() - read a /proc file that the kernel shows in one piece (one seq_file

@@ -32,6 +32,7 @@
 #include "render/render.h"
 #include "symbolize/symbolize.h"
 #include "util/alloc.h"
+#include "util/file.h"
 #include "util/macro.h"
 
 void (*gmr__coro_read_hook)(struct gmr_coro *c);

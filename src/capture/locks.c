@@ -42,6 +42,7 @@
 #include "render/render.h"
 #include "symbolize/symbolize.h"
 #include "util/alloc.h"
+#include "util/file.h"
 #include "util/macro.h"
 
 #ifndef FUTEX_LOCK_PI2

@@ -18,30 +18,6 @@
 
 #include "capture/capture.h"
 
-ssize_t gmr__read_small(int dirfd, const char *path, char *buf, size_t size)
-{
-    int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    size_t n = 0;
-    while (n + 1 < size) {
-        ssize_t r = read(fd, buf + n, size - 1 - n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            int e = -errno;
-            close(fd);
-            return e;
-        }
-        if (r == 0)
-            break;
-        n += (size_t)r;
-    }
-    buf[n] = '\0';
-    close(fd);
-    return (ssize_t)n;
-}
-
 ssize_t gmr__pread_proc(int fd, char *buf, size_t size)
 {
     size_t n = 0;

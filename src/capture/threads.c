@@ -39,6 +39,7 @@
 #include "render/render.h"
 #include "symbolize/symbolize.h"
 #include "util/alloc.h"
+#include "util/file.h"
 #include "util/macro.h"
 
 _Static_assert(sizeof(void *) == 8, "tickets travel in si_value.sival_ptr: 64-bit only");

@@ -18,6 +18,7 @@
 #include "render/render.h"
 #include "sections/sections.h"
 #include "util/alloc.h"
+#include "util/file.h"
 #include "util/macro.h"
 
 #define MAX_PROCESSES   1024 /* processes examined per report */
@@ -30,26 +31,6 @@ struct proc {
     char state;
     long uid; /* real uid, -1 when unknown */
 };
-
-/* Reads a small /proc file into @buf (NUL-terminated).  Return: bytes read or -errno. */
-static ssize_t read_small(const char *path, char *buf, size_t size)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    size_t len = 0;
-    while (len + 1 < size) {
-        ssize_t n = read(fd, buf + len, size - 1 - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-    }
-    close(fd);
-    buf[len] = '\0';
-    return (ssize_t)len;
-}
 
 /*
  * gmr__parse_proc_stat() - state and parent pid from the text of /proc/PID/stat.  The command
@@ -82,13 +63,13 @@ static int read_proc(int pid, struct proc *ret)
 {
     char path[64], buf[2048];
     snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-    if (read_small(path, buf, sizeof(buf)) < 0)
+    if (gmr__read_small(AT_FDCWD, path, buf, sizeof(buf)) < 0)
         return -ESRCH;
     ret->pid = pid;
     if (gmr__parse_proc_stat(buf, &ret->state, &ret->ppid) < 0)
         return -EINVAL;
     snprintf(path, sizeof(path), "/proc/%d/status", pid);
-    ret->uid = read_small(path, buf, sizeof(buf)) > 0 ? parse_uid(buf) : -1;
+    ret->uid = gmr__read_small(AT_FDCWD, path, buf, sizeof(buf)) > 0 ? parse_uid(buf) : -1;
     return 0;
 }
 
@@ -213,7 +194,7 @@ static void command_line(int pid, char *buf, size_t size)
     char path[64];
     snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
     char *raw = gmr__malloc(size);
-    ssize_t n = raw ? read_small(path, raw, size) : -ENOMEM;
+    ssize_t n = raw ? gmr__read_small(AT_FDCWD, path, raw, size) : -ENOMEM;
     if (n > 0) {
         /* A cut argument might hold the start of a secret its end would have let us mask. */
         bool cut = (size_t)n >= size - 1;
@@ -233,7 +214,7 @@ static void command_line(int pid, char *buf, size_t size)
     gmr__free(raw);
     char comm[64];
     snprintf(path, sizeof(path), "/proc/%d/comm", pid);
-    if (read_small(path, comm, sizeof(comm)) > 0) {
+    if (gmr__read_small(AT_FDCWD, path, comm, sizeof(comm)) > 0) {
         comm[strcspn(comm, "\n")] = '\0';
         snprintf(buf, size, "[%s]", comm);
     } else {
@@ -300,7 +281,7 @@ out:
 static char *read_passwd(void)
 {
     char *buf = gmr__malloc(256 * 1024);
-    if (buf && read_small("/etc/passwd", buf, 256 * 1024) < 0) {
+    if (buf && gmr__read_small(AT_FDCWD, "/etc/passwd", buf, 256 * 1024) < 0) {
         gmr__free(buf);
         return NULL;
     }
