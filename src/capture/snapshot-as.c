@@ -41,9 +41,11 @@ size_t gmr__as_read_memory(uint64_t addr, void *buf, size_t len)
     /*
      * process_vm_readv() on our own pid reads through the page tables and returns a short
      * count at the first unmapped page instead of faulting.  One remote iovec per page keeps
-     * the stop exact whatever granularity the kernel applies to partial transfers.
+     * the stop exact whatever granularity the kernel applies to partial transfers.  The
+     * calling thread's id, not the pid: once the main thread has exited, the pid names a
+     * zombie without memory, and every read would fail (ESRCH).
      */
-    pid_t pid = getpid();
+    pid_t pid = (pid_t)syscall(SYS_gettid);
     size_t done = 0;
     while (done < len) {
         struct iovec local = {(char *)buf + done, 0};

@@ -230,7 +230,7 @@ static int cmp_int(const void *a, const void *b)
 /* Lists the descriptors (the first MAX_FDS in @ret, all counted in *@total). */
 static int list_fds(int *ret, size_t *ret_n, size_t *total)
 {
-    int dfd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int dfd = open("/proc/thread-self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0)
         return -errno;
     DIR *d = fdopendir(dfd);
@@ -261,7 +261,7 @@ static int list_fds(int *ret, size_t *ret_n, size_t *total)
 static int examine(int fd, struct fd_entry *e)
 {
     char path[64], link[PATH_MAX + 1];
-    snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+    snprintf(path, sizeof(path), "/proc/thread-self/fd/%d", fd);
     ssize_t n = readlink(path, link, sizeof(link) - 1);
     if (n < 0)
         return -ENOENT;
@@ -274,7 +274,7 @@ static int examine(int fd, struct fd_entry *e)
     e->pos = -1;
 
     char *info = NULL;
-    snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+    snprintf(path, sizeof(path), "/proc/thread-self/fdinfo/%d", fd);
     int r = gmr__read_proc_file(path, FDINFO_MAX, &info, NULL);
     if (r == -ENOMEM)
         return r;

@@ -141,7 +141,7 @@ static int object_json(const struct object *ob, json_t **ret)
     const char *shown = ob->path;
     if (!*shown) {
         /* The main program has no name in the loader's list. */
-        ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+        ssize_t n = readlink("/proc/thread-self/exe", path, sizeof(path) - 1);
         path[n > 0 ? n : 0] = '\0';
         shown = n > 0 ? path : "(main program)";
     }

@@ -69,12 +69,12 @@ static const char *const status_keys[] = {
 static int memory_json(json_t **ret)
 {
     char *text = NULL;
-    int r = gmr__read_proc_file("/proc/self/status", STATUS_MAX, &text, NULL);
+    int r = gmr__read_proc_file("/proc/thread-self/status", STATUS_MAX, &text, NULL);
     if (r == -ENOMEM)
         return r;
     if (r < 0) {
         char msg[128];
-        snprintf(msg, sizeof(msg), "unavailable: /proc/self/status: %s", strerror(-r));
+        snprintf(msg, sizeof(msg), "unavailable: /proc/thread-self/status: %s", strerror(-r));
         *ret = gmr__json_string(msg);
         return *ret ? 0 : -ENOMEM;
     }

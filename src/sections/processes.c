@@ -192,7 +192,11 @@ static void mask_arguments(const char *raw, size_t n, char *buf, size_t size)
 static void command_line(int pid, char *buf, size_t size)
 {
     char path[64];
-    snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+    /* This process's own: its main thread may have exited, and the leader's file is empty. */
+    if (pid == getpid())
+        snprintf(path, sizeof(path), "/proc/thread-self/cmdline");
+    else
+        snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
     char *raw = gmr__malloc(size);
     ssize_t n = raw ? gmr__read_small(AT_FDCWD, path, raw, size) : -ENOMEM;
     if (n > 0) {

@@ -254,10 +254,13 @@ static int removed_module(Dwfl_Module *mod, void *userdata, const char *name, Dw
     return DWARF_CB_OK;
 }
 
-/* Reads /proc/self/maps whole.  Return: 0 or -errno. */
+/*
+ * Reads the process's maps whole, through this thread: the main thread's file reads as empty
+ * once it has called pthread_exit().  Return: 0 or -errno.
+ */
 static int read_maps(char **ret, size_t *ret_len)
 {
-    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    int fd = open("/proc/thread-self/maps", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -errno;
     size_t cap = 64 * 1024, len = 0;

@@ -353,6 +353,36 @@ def test_debuginfod_is_never_contacted():
     listener.close()
 
 
+def test_main_thread_exited():
+    # Once main() has called pthread_exit(), the leader's /proc/PID/{maps,fd,exe,cmdline} read
+    # as empty; the report reads the process's files through a living thread.  Found: no
+    # module was known, so no thread had a stack and blocked ones were signalled instead.
+    with Victim("victim-threads", "--json", "--exit-main") as v:
+        v.wait_ready()
+        deadline = time.monotonic() + 10
+        while not open("/proc/%d/stat" % v.pid).read().rsplit(")", 1)[1].split()[0] == "Z":
+            check(time.monotonic() < deadline, "main thread exited")
+            time.sleep(0.01)
+        doc = json_report(v)
+        sec = section(doc, "Threads")
+        check("note" not in sec, "no note on the section: %r" % sec.get("note"))
+        threads = sec["threads"]
+        for role in QUIET_ROLES:
+            t = by_name(threads, role)
+            check(t["capture"] == "quiet", "%s captured quietly: %r" % (role, t))
+            check_chain(t, role, "victim-threads")
+        check_chain(by_name(threads, "spinner"), "spinner", "victim-threads")
+        objs = section(doc, "Shared Objects")["data"]
+        check(any(o["path"].endswith("/victim-threads") for o in objs),
+              "the program among the shared objects: %r" % objs[:2])
+        files = str(section(doc, "Open Files")["data"])
+        check("pipe:" in files, "the victim's pipe among the open files: %s" % files[:500])
+        proc = section(doc, "Processes")["process"]
+        check("victim-threads --json --exit-main" in proc.get("command", ""),
+              "command line: %r" % proc.get("command"))
+        v.proc.kill()
+
+
 def test_cxx_names_are_demangled():
     lines = marker_lines(CXX_SRC)
     with Victim("victim-threads-cxx") as v:
@@ -398,4 +428,5 @@ if __name__ == "__main__":
         test_deep_recursion_is_cut_and_counted,
         test_debuginfod_is_never_contacted,
         test_cxx_names_are_demangled,
+        test_main_thread_exited,
     ])

@@ -246,7 +246,7 @@ int main(int argc, char **argv)
 {
     victim_map_main_stack();
     bool json = false, setup = true, group = false, blocker = true, spinner = true;
-    bool occupy = false, dumper = false;
+    bool occupy = false, dumper = false, exit_main = false;
     int capture_signo = 0, twins = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0)
@@ -269,6 +269,8 @@ int main(int argc, char **argv)
             deep_depth = atoi(argv[++i]);
         else if (strcmp(argv[i], "--dumper") == 0)
             dumper = true;
+        else if (strcmp(argv[i], "--exit-main") == 0)
+            exit_main = true;
     }
     if (pipe(quiet_pipe) < 0)
         return 1;
@@ -315,6 +317,12 @@ int main(int argc, char **argv)
     usleep(50000); /* let the last ones enter their system calls */
     printf("READY\n");
     fflush(stdout);
+    /*
+     * The process lives on in its other threads; /proc/PID/maps, fd, exe and cmdline of the
+     * thread-group leader, now a zombie, read as empty.
+     */
+    if (exit_main)
+        pthread_exit(NULL);
 
     pthread_t churn_thread;
     bool churn_running = false;
