@@ -74,6 +74,11 @@ int gmr__render_json(const json_t *report, struct gmr__buf *out);
  */
 void gmr__text_banner(struct gmr__buf *out, char fill, const char *title);
 void gmr__text_kv(struct gmr__buf *out, const json_t *data, int indent);
+/*
+ * gmr__text_scalar() - a scalar; a string's newlines continue it on lines indented to
+ * @indent, or with @indent GMR_TEXT_ONE_LINE are written as \x0a like other control bytes.
+ */
+#define GMR_TEXT_ONE_LINE (-1)
 void gmr__text_scalar(struct gmr__buf *out, const json_t *value, int indent);
 void gmr__text_threads(struct gmr__buf *out, const json_t *section);
 void gmr__text_green_threads(struct gmr__buf *out, const json_t *section);

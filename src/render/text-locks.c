@@ -26,7 +26,7 @@ static void put_thread_name(struct gmr__buf *out, json_int_t tid, const json_t *
     gmr__buf_printf(out, "Thread #%" JSON_INTEGER_FORMAT, tid);
     if (json_is_string(name)) {
         gmr__buf_puts(out, " (");
-        gmr__text_scalar(out, name, 4);
+        gmr__text_scalar(out, name, GMR_TEXT_ONE_LINE);
         gmr__buf_putc(out, ')');
     }
 }

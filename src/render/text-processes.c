@@ -21,7 +21,7 @@ static void text_process(struct gmr__buf *out, const json_t *p, int indent)
     gmr__buf_puts(out, " ]\n");
     gmr__buf_repeat(out, ' ', (size_t)indent + 4);
     gmr__buf_puts(out, "command: ");
-    gmr__text_scalar(out, json_object_get(p, "command"), indent + 4);
+    gmr__text_scalar(out, json_object_get(p, "command"), GMR_TEXT_ONE_LINE);
     gmr__buf_putc(out, '\n');
 
     size_t i;

@@ -15,6 +15,34 @@
 
 #define INDENT_STEP 2
 
+/* Whether byte @c is written as \xNN (@one_line: newlines and tabs too). */
+static bool escaped(unsigned char c, bool one_line)
+{
+    return (c < 0x20 && (one_line || (c != '\n' && c != '\t'))) || c == 0x7F;
+}
+
+/*
+ * Appends string @s so that it cannot disturb the layout: each embedded newline starts a new
+ * line indented to @indent, other control bytes are written as \xNN.  With @indent
+ * GMR_TEXT_ONE_LINE every control byte, newlines included, is written as \xNN: for titles and
+ * one-line fields, where a newline could forge a line of the report's own.
+ */
+static void put_text(struct gmr__buf *out, const char *s, size_t n, int indent)
+{
+    bool one_line = indent == GMR_TEXT_ONE_LINE;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (escaped(c, one_line)) {
+            gmr__buf_printf(out, "\\x%02x", c);
+        } else if (c == '\n') {
+            gmr__buf_putc(out, '\n');
+            gmr__buf_repeat(out, ' ', (size_t)indent);
+        } else {
+            gmr__buf_putc(out, (char)c);
+        }
+    }
+}
+
 void gmr__text_banner(struct gmr__buf *out, char fill, const char *title)
 {
     /*
@@ -23,7 +51,9 @@ void gmr__text_banner(struct gmr__buf *out, char fill, const char *title)
      */
     const size_t edge = fill == '=' ? 4 : 6;
     const size_t inner = GMR_BANNER_WIDTH - 2 * edge;
-    size_t len = strlen(title);
+    size_t n = strlen(title), len = n;
+    for (size_t i = 0; i < n; i++)
+        len += escaped((unsigned char)title[i], true) ? 3 : 0;
     if (fill == '=') {
         gmr__buf_repeat(out, '=', GMR_BANNER_WIDTH);
         gmr__buf_putc(out, '\n');
@@ -32,11 +62,11 @@ void gmr__text_banner(struct gmr__buf *out, char fill, const char *title)
     if (len + 2 <= inner) {
         size_t pad = inner - len;
         gmr__buf_repeat(out, ' ', pad / 2);
-        gmr__buf_puts(out, title);
+        put_text(out, title, n, GMR_TEXT_ONE_LINE);
         gmr__buf_repeat(out, ' ', pad - pad / 2);
     } else {
         gmr__buf_putc(out, ' ');
-        gmr__buf_puts(out, title);
+        put_text(out, title, n, GMR_TEXT_ONE_LINE);
         gmr__buf_putc(out, ' ');
     }
     gmr__buf_repeat(out, fill, edge);
@@ -44,27 +74,6 @@ void gmr__text_banner(struct gmr__buf *out, char fill, const char *title)
     if (fill == '=') {
         gmr__buf_repeat(out, '=', GMR_BANNER_WIDTH);
         gmr__buf_putc(out, '\n');
-    }
-}
-
-/*
- * Appends string @s so that it cannot disturb the layout: each embedded newline starts a new
- * line indented to @indent, other control bytes are written as \xNN.
- */
-static void put_text(struct gmr__buf *out, const char *s, size_t n, int indent)
-{
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '\n') {
-            gmr__buf_putc(out, '\n');
-            gmr__buf_repeat(out, ' ', (size_t)indent);
-        } else if (c == '\t') {
-            gmr__buf_putc(out, '\t');
-        } else if (c < 0x20 || c == 0x7F) {
-            gmr__buf_printf(out, "\\x%02x", c);
-        } else {
-            gmr__buf_putc(out, (char)c);
-        }
     }
 }
 
@@ -111,10 +120,11 @@ static bool is_container(const json_t *v)
     return json_is_object(v) || json_is_array(v);
 }
 
+/* A key is one line: a newline in it could forge a line, or a banner at indentation 0. */
 static void put_key(struct gmr__buf *out, const char *key, int indent)
 {
     gmr__buf_repeat(out, ' ', (size_t)indent);
-    put_text(out, key, strlen(key), indent);
+    put_text(out, key, strlen(key), GMR_TEXT_ONE_LINE);
 }
 
 static void text_list(struct gmr__buf *out, const json_t *list, int indent);

@@ -128,6 +128,56 @@ static void test_banner_is_72_columns_and_centered(void **state)
     gmr__buf_done(&out);
 }
 
+/*
+ * Names a thread, a coroutine or a child process gives itself can hold newlines; in a title or
+ * a command line they are written as \x0a, so no one can forge a line of the report.  Found:
+ * a child exec'd with argv[0] "sleep\nProcess 1 ..." added a fake process to its parent's
+ * Processes section, and a thread named "a\nFAKE" split its thread header.
+ */
+static void test_text_titles_and_commands_stay_on_one_line(void **state)
+{
+    (void)state;
+    json_t *report = json_pack("{s:s, s:{s:i}, s:[]}", "format_version", "1.0", "header", "pid",
+                               7, "sections");
+    assert_non_null(report);
+    json_t *threads = gmr__model_section(report, "Threads", "threads");
+    json_object_set_new(threads, "threads",
+                        json_pack("[{s:i, s:s, s:s}]", "tid", 8, "name", "a\nFAKE = x",
+                                  "state", "sleeping"));
+    json_t *coro = gmr__model_section(report, "Green Threads", "green_threads");
+    json_object_set_new(coro, "coroutines",
+                        json_pack("[{s:i, s:s, s:s}]", "id", 1, "name",
+                                  "co\n------ Green Thread #99 (fake) ------", "state",
+                                  "suspended"));
+    json_t *procs = gmr__model_section(report, "Processes", "processes");
+    json_object_set_new(
+        procs, "process",
+        json_pack("{s:i, s:i, s:s, s:i, s:s, s:s, s:[{s:i, s:i, s:s, s:i, s:s, s:s, s:[]}]}",
+                  "pid", 7, "ppid", 1, "user", "root", "uid", 0, "state", "sleeping", "command",
+                  "svc", "children", "pid", 9, "ppid", 7, "user", "root", "uid", 0, "state",
+                  "sleeping", "command", "sleep\n        Process 1 (under 0) [ run by: root (0) ]"));
+    json_t *app = gmr__model_section(report, "Title\n====  Forged  ====", "kv");
+    json_object_set_new(app, "data", json_pack("{s:s}", "k\n====  Key  ====", "v"));
+
+    struct gmr__buf out = GMR_BUF_INIT;
+    assert_int_equal(gmr__render_text(report, &out), 0);
+    assert_non_null(strstr(out.data, "Thread #8 (a\\x0aFAKE = x)"));
+    assert_non_null(strstr(out.data, "Green Thread #1 (co\\x0a------ Green Thread #99"));
+    assert_non_null(strstr(out.data, "command: sleep\\x0a        Process 1 (under 0)"));
+    assert_non_null(strstr(out.data, "Title\\x0a====  Forged  ===="));
+    assert_non_null(strstr(out.data, "k\\x0a====  Key  ==== = v"));
+    for (const char *line = out.data; line; line = strchr(line, '\n')) {
+        line += *line == '\n';
+        assert_false(strncmp(line, "FAKE", 4) == 0);
+        assert_false(strncmp(line, "------ Green Thread #99", 23) == 0);
+        assert_false(strncmp(line, "        Process 1 ", 18) == 0);
+        assert_false(strncmp(line, "====  Forged", 12) == 0);
+        assert_false(strncmp(line, "====  Key", 9) == 0);
+    }
+    gmr__buf_done(&out);
+    json_decref(report);
+}
+
 static void test_text_reals_in_shortest_round_trip_form(void **state)
 {
     (void)state;
@@ -291,6 +341,7 @@ int main(void)
         cmocka_unit_test(test_json_is_one_document_ending_in_newline),
         cmocka_unit_test(test_text_rejects_other_major_versions),
         cmocka_unit_test(test_banner_is_72_columns_and_centered),
+        cmocka_unit_test(test_text_titles_and_commands_stay_on_one_line),
         cmocka_unit_test(test_text_reals_in_shortest_round_trip_form),
         cmocka_unit_test(test_text_every_allocation_failure_is_clean),
         cmocka_unit_test(test_json_matches_jansson_for_hostile_model),

@@ -46,8 +46,17 @@ static void thread_head(const json_t *t)
 {
     printf("  Thread #%lld", cli_int(t, "tid", 0));
     const char *name = cli_str(t, "name", NULL);
-    if (name)
-        printf(" (%s)", name);
+    if (!name)
+        return;
+    /* A thread names itself: its control bytes must not start lines of their own. */
+    fputs(" (", stdout);
+    for (const unsigned char *c = (const unsigned char *)name; *c; c++) {
+        if (*c < 0x20 || *c == 0x7F)
+            printf("\\x%02x", *c);
+        else
+            putchar(*c);
+    }
+    putchar(')');
 }
 
 /* Prints the stack key indented, one frame per line. */
