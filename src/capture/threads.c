@@ -40,6 +40,7 @@
 #include "symbolize/symbolize.h"
 #include "util/alloc.h"
 #include "util/file.h"
+#include "util/signal-name.h"
 #include "util/macro.h"
 
 _Static_assert(sizeof(void *) == 8, "tickets travel in si_value.sival_ptr: 64-bit only");
@@ -89,20 +90,6 @@ static bool is_default(const struct sigaction *sa)
     return !(sa->sa_flags & SA_SIGINFO) && sa->sa_handler == SIG_DFL;
 }
 
-static void signal_name(int signo, char *buf, size_t size)
-{
-    if (signo == SIGRTMAX)
-        snprintf(buf, size, "SIGRTMAX");
-    else if (signo == SIGRTMIN)
-        snprintf(buf, size, "SIGRTMIN");
-    else if (signo > SIGRTMIN && signo < SIGRTMAX && SIGRTMAX - signo <= signo - SIGRTMIN)
-        snprintf(buf, size, "SIGRTMAX-%d", SIGRTMAX - signo);
-    else if (signo > SIGRTMIN && signo < SIGRTMAX)
-        snprintf(buf, size, "SIGRTMIN+%d", signo - SIGRTMIN);
-    else
-        snprintf(buf, size, "signal %d", signo);
-}
-
 /* Makes the first calls the handler will make, so none of them resolves lazily in it. */
 static void prime_handler_calls(void)
 {
@@ -113,14 +100,21 @@ static void prime_handler_calls(void)
     (void)now_ns();
 }
 
-int gmr__threads_install(int signo, uint64_t timeout_ns)
+int gmr__threads_install(int signo, uint64_t timeout_ns, int trigger)
 {
     if (signo != 0 && (signo < SIGRTMIN || signo > SIGRTMAX))
         return -EINVAL;
+    if (signo != 0 && signo == trigger) {
+        char name[32];
+        gmr__error_line("capture signal %s is also the trigger signal; not installing (choose "
+                        "another with gmr_set_capture_signal(), or auto)",
+                        gmr__signal_name(signo, name, sizeof(name)));
+        return -EINVAL;
+    }
     struct sigaction old;
     if (signo == 0) {
         for (int s = SIGRTMAX; s >= SIGRTMIN; s--) {
-            if (sigaction(s, NULL, &old) == 0 && is_default(&old)) {
+            if (s != trigger && sigaction(s, NULL, &old) == 0 && is_default(&old)) {
                 signo = s;
                 break;
             }
@@ -135,7 +129,7 @@ int gmr__threads_install(int signo, uint64_t timeout_ns)
             return -errno;
         if (!is_default(&old)) {
             char name[32];
-            signal_name(signo, name, sizeof(name));
+            gmr__signal_name(signo, name, sizeof(name));
             gmr__error_line("capture signal %s already has a handler or is ignored; "
                             "not installing (choose another with gmr_set_capture_signal())",
                             name);
@@ -594,7 +588,7 @@ static const char *signal_obstacle(struct report *rp, int tid, int signo, char *
     if (gmr__parse_task_status(text, &m) < 0)
         return NULL; /* no masks to go by: try */
     char name[32];
-    signal_name(signo, name, sizeof(name));
+    gmr__signal_name(signo, name, sizeof(name));
     uint64_t bit = 1ull << (signo - 1);
     if (m.ignored & bit) {
         snprintf(buf, size, "running, and the process ignores the capture signal (%s)", name);
@@ -687,7 +681,7 @@ static int capture_signal(struct report *rp, struct work **todo, int n, bool fin
         }
         return 0;
     }
-    signal_name(c->signo, name, sizeof(name));
+    gmr__signal_name(c->signo, name, sizeof(name));
     struct sigaction cur;
     if (n > 0 && (sigaction(c->signo, NULL, &cur) < 0 || !(cur.sa_flags & SA_SIGINFO) ||
                   cur.sa_sigaction != gmr__as_capture_handler)) {
@@ -837,7 +831,7 @@ static int fill(json_t *section, int self_tid, bool group, struct report *rp)
         return -ENOMEM;
     if (inst.cap) {
         char name[32];
-        signal_name(inst.cap->signo, name, sizeof(name));
+        gmr__signal_name(inst.cap->signo, name, sizeof(name));
         if (set_str(section, "capture_signal", name) < 0 ||
             set_int(section, "capture_timeout_ms", (json_int_t)(inst.timeout_ns / 1000000u)) < 0)
             return -ENOMEM;

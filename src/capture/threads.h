@@ -13,10 +13,12 @@
  * handler and allocate what it needs.
  * @signo:      the capture signal, or 0 to pick a real-time signal without a handler
  * @timeout_ns: how long a report waits for running threads
- * Return: 0; -EBUSY (the signal has a handler); -EINVAL; -ENOMEM.
+ * @trigger:    the trigger signal (0: none), never picked and refused as @signo
+ * Return: 0; -EBUSY (the signal has a handler); -EINVAL (not a real-time signal, or it is
+ * @trigger); -ENOMEM.
  * Context: caller context (setup).
  */
-int gmr__threads_install(int signo, uint64_t timeout_ns);
+int gmr__threads_install(int signo, uint64_t timeout_ns, int trigger);
 
 /* Undo gmr__threads_install(); no report is running.  Context: caller context. */
 void gmr__threads_uninstall(void);

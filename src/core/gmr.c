@@ -26,6 +26,7 @@
 #include "trigger/trigger.h"
 #include "util/alloc.h"
 #include "util/macro.h"
+#include "util/signal-name.h"
 
 #define DEFAULT_CAPTURE_TIMEOUT_NS 1000000000ull
 #define MAX_CAPTURE_TIMEOUT_NS     60000000000ull
@@ -328,7 +329,7 @@ static int start_locked(void)
     int r = trigger_new(signo, run->chain, &t);
     if (r < 0)
         return r;
-    r = gmr__threads_install(run->capture_signo, run->capture_timeout_ns);
+    r = gmr__threads_install(run->capture_signo, run->capture_timeout_ns, signo);
     if (r < 0)
         goto fail_trigger;
     r = gmr__reporter_start(t, run->file_trigger, run->file_interval_s, run->control_socket,

@@ -25,6 +25,7 @@
 #include "trigger/trigger.h"
 #include "util/alloc.h"
 #include "util/macro.h"
+#include "util/signal-name.h"
 
 struct gmr__control {
     int fd;      /* listening socket, non-blocking; owned */

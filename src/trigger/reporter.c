@@ -21,6 +21,7 @@
 #include "trigger/trigger.h"
 #include "util/alloc.h"
 #include "util/macro.h"
+#include "util/signal-name.h"
 
 /* A gmr_write_report() call waiting for the reporter. */
 struct request {
@@ -351,32 +352,4 @@ int gmr__reporter_run(struct gmr__reporter *r, int fd, enum gmr_format format)
         pthread_cond_wait(&r->cond, &r->lock);
     pthread_mutex_unlock(&r->lock);
     return q.result;
-}
-
-const char *gmr__signal_name(int signo, char *buf, size_t size)
-{
-    static const struct {
-        int signo;
-        const char *name;
-    } names[] = {
-        {SIGHUP, "SIGHUP"},   {SIGINT, "SIGINT"},     {SIGQUIT, "SIGQUIT"}, {SIGUSR1, "SIGUSR1"},
-        {SIGUSR2, "SIGUSR2"}, {SIGPIPE, "SIGPIPE"},   {SIGALRM, "SIGALRM"}, {SIGTERM, "SIGTERM"},
-        {SIGCHLD, "SIGCHLD"}, {SIGCONT, "SIGCONT"},   {SIGTSTP, "SIGTSTP"}, {SIGTTIN, "SIGTTIN"},
-        {SIGTTOU, "SIGTTOU"}, {SIGURG, "SIGURG"},     {SIGXCPU, "SIGXCPU"}, {SIGXFSZ, "SIGXFSZ"},
-        {SIGVTALRM, "SIGVTALRM"}, {SIGPROF, "SIGPROF"}, {SIGWINCH, "SIGWINCH"}, {SIGIO, "SIGIO"},
-        {SIGPWR, "SIGPWR"},   {SIGSYS, "SIGSYS"},     {SIGTRAP, "SIGTRAP"}, {SIGABRT, "SIGABRT"},
-        {SIGBUS, "SIGBUS"},   {SIGFPE, "SIGFPE"},     {SIGSEGV, "SIGSEGV"}, {SIGILL, "SIGILL"},
-        {SIGKILL, "SIGKILL"}, {SIGSTOP, "SIGSTOP"},
-    };
-    for (size_t i = 0; i < GMR_ELEMENTSOF(names); i++) {
-        if (names[i].signo == signo) {
-            snprintf(buf, size, "%s", names[i].name);
-            return buf;
-        }
-    }
-    if (signo >= SIGRTMIN && signo <= SIGRTMAX)
-        snprintf(buf, size, "SIGRTMIN+%d", signo - SIGRTMIN);
-    else
-        snprintf(buf, size, "signal %d", signo);
-    return buf;
 }

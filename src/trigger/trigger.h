@@ -123,7 +123,5 @@ int gmr__reporter_run(struct gmr__reporter *r, int fd, enum gmr_format format);
 /* The thread id of the reporter thread (0 when not running); for the Threads section. */
 int gmr__reporter_tid(const struct gmr__reporter *r);
 
-/* Name of a signal ("SIGUSR2", "SIGRTMIN+3") into @buf; returns @buf.  Context: ordinary code. */
-const char *gmr__signal_name(int signo, char *buf, size_t size);
 
 #endif /* GMR_TRIGGER_TRIGGER_H */

@@ -569,7 +569,7 @@ static void test_section_captures_this_process(void **state)
 static void test_section_with_capture_signal_installed(void **state)
 {
     (void)state;
-    assert_int_equal(gmr__threads_install(0, 1000000000ull), 0);
+    assert_int_equal(gmr__threads_install(0, 1000000000ull, SIGUSR2), 0);
     json_t *sec = json_object();
     assert_int_equal(gmr__threads_section(sec, (int)syscall(SYS_gettid), false), 0);
     /* SIGRTMAX, unless something (valgrind) took it already. */
@@ -592,9 +592,31 @@ static void test_install_refuses_a_signal_in_use(void **state)
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = SIG_IGN;
     sigaction(SIGRTMIN + 2, &sa, &old);
-    assert_int_equal(gmr__threads_install(SIGRTMIN + 2, 1000000000ull), -EBUSY);
-    assert_int_equal(gmr__threads_install(SIGUSR1, 1000000000ull), -EINVAL);
+    assert_int_equal(gmr__threads_install(SIGRTMIN + 2, 1000000000ull, SIGUSR2), -EBUSY);
+    assert_int_equal(gmr__threads_install(SIGUSR1, 1000000000ull, SIGUSR2), -EINVAL);
     sigaction(SIGRTMIN + 2, &old, NULL);
+}
+
+/*
+ * The trigger signal is never the capture signal.  Found: a trigger on SIGRTMAX made the
+ * automatic choice take SIGRTMAX too, and setup then blamed the application's "handler".
+ */
+static void test_install_keeps_off_the_trigger_signal(void **state)
+{
+    (void)state;
+    struct sigaction sa;
+    sigaction(SIGRTMAX, NULL, &sa);
+    if (sa.sa_handler != SIG_DFL) /* valgrind keeps SIGRTMAX for itself */
+        skip();
+    assert_int_equal(gmr__threads_install(0, 1000000000ull, SIGRTMAX), 0);
+    json_t *sec = json_object();
+    assert_int_equal(gmr__threads_section(sec, (int)syscall(SYS_gettid), false), 0);
+    assert_string_equal(json_string_value(json_object_get(sec, "capture_signal")), "SIGRTMAX-1");
+    json_decref(sec);
+    gmr__threads_uninstall();
+    assert_int_equal(gmr__threads_install(SIGRTMAX - 3, 1000000000ull, SIGRTMAX - 3), -EINVAL);
+    sigaction(SIGRTMAX - 3, NULL, &sa);
+    assert_true(sa.sa_handler == SIG_DFL);
 }
 
 static void test_section_allocation_failures(void **state)
@@ -637,6 +659,7 @@ int main(void)
         cmocka_unit_test(test_section_captures_this_process),
         cmocka_unit_test(test_section_with_capture_signal_installed),
         cmocka_unit_test(test_install_refuses_a_signal_in_use),
+        cmocka_unit_test(test_install_keeps_off_the_trigger_signal),
         cmocka_unit_test(test_section_allocation_failures),
     };
     return cmocka_run_group_tests_name("threads", tests, setup_parked, teardown_parked);
