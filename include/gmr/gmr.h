@@ -266,10 +266,11 @@ GMR_EXPORT int gmr_set_group_threads(bool group);
  * calling thread shows up in the report's Threads section like any other.  When not set up,
  * the report is built in the calling thread.  Reports never interleave: a call made while
  * another report is being written waits for it.  The whole report is written (short writes
- * and EINTR are retried).
+ * and EINTR are retried).  A pipe or socket whose reader has gone gives -EPIPE, never a
+ * SIGPIPE.
  *
- * Return: 0; -EINVAL (bad format or fd); -EDEADLK (called from a section callback);
- *         -ENOMEM; -errno from write(2) (the report may then be incomplete).
+ * Return: 0; -EINVAL (bad format, negative fd); -EBADF (fd not open); -EDEADLK (called from a
+ *         section callback); -ENOMEM; -errno from write(2) (the report may then be incomplete).
  * Context: caller context, any thread; not async-signal-safe.  Since: 0.1.
  */
 GMR_EXPORT int gmr_write_report(int fd, enum gmr_format format);

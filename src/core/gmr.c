@@ -498,6 +498,30 @@ int gmr_unregister_section(const char *title)
     return r;
 }
 
+/*
+ * Builds and writes a report in the calling thread, with SIGPIPE blocked so that a reader that
+ * went away gives -EPIPE instead of ending the application (the reporter thread blocks every
+ * signal; this is the same for a caller).  A SIGPIPE the write raised is taken back before the
+ * mask is restored; one already pending for this thread is left alone.
+ * Context: caller context.
+ */
+static int write_in_caller(int fd, enum gmr_format format)
+{
+    sigset_t pipe_set, old, pending;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    bool was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+    int r = gmr__report_write(fd, format, "gmr_write_report()");
+    if (!was_pending && !sigismember(&old, SIGPIPE)) {
+        const struct timespec zero = {0, 0};
+        while (sigtimedwait(&pipe_set, NULL, &zero) == SIGPIPE)
+            continue;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return r;
+}
+
 int gmr_write_report(int fd, enum gmr_format format)
 {
     GMR_RETURN_IF(fd < 0, -EINVAL);
@@ -515,7 +539,7 @@ int gmr_write_report(int fd, enum gmr_format format)
             return r;
         /* Shut down meanwhile: build it here instead. */
     }
-    return gmr__report_write(fd, format, "gmr_write_report()");
+    return write_in_caller(fd, format);
 }
 
 /* ---- fork() ---- */

@@ -120,6 +120,23 @@ static void test_write_report_without_setup(void **state)
     assert_int_equal(gmr_unregister_section("Hello"), 0);
 }
 
+/*
+ * A reader that went away gives -EPIPE, and the process lives on.  Found: without setup the
+ * report was written in the caller's thread and SIGPIPE ended the process.
+ */
+static void test_write_report_to_a_closed_pipe(void **state)
+{
+    (void)state;
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    close(fds[0]);
+    assert_int_equal(gmr_write_report(fds[1], GMR_FORMAT_TEXT), -EPIPE);
+    sigset_t pending;
+    assert_int_equal(sigpending(&pending), 0);
+    assert_false(sigismember(&pending, SIGPIPE));
+    close(fds[1]);
+}
+
 static void test_setup_shutdown_and_setup_again(void **state)
 {
     (void)state;
@@ -185,6 +202,7 @@ int main(void)
         cmocka_unit_test(test_section_limit),
         cmocka_unit_test(test_setters_check_arguments),
         cmocka_unit_test(test_write_report_without_setup),
+        cmocka_unit_test(test_write_report_to_a_closed_pipe),
         cmocka_unit_test(test_setup_shutdown_and_setup_again),
         cmocka_unit_test(test_section_callback_cannot_reenter),
     };
