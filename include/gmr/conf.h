@@ -304,8 +304,11 @@ GMR_EXPORT int gmr_conf_load_string(gmr_conf *conf, const char *name, const char
  *   --NAME=VALUE, --NAME VALUE               set option NAME of the DEFAULT group;
  *   --GROUP.NAME=VALUE, --GROUP-NAME=VALUE   set option NAME of GROUP;
  *   --NAME, --noNAME                         set a boolean option to true or false.
- * In names, '-' and '_' are interchangeable (--log-dir is --log_dir).  A name that matches
- * several options is refused; write it as GROUP.NAME.  Overrides win over every file, whatever
+ * In names, '-' and '_' are interchangeable (--oslo-reports-log-dir, --oslo_reports.log-dir
+ * and --oslo_reports.log_dir all set [oslo_reports] log_dir; a plain --NAME only ever means
+ * the DEFAULT group).  A name that matches several options (--a-b-c for option "c" of group
+ * "a_b" and option "b_c" of group "a", or an option of DEFAULT named like GROUP_NAME) is
+ * refused; write it as GROUP.NAME.  Overrides win over every file, whatever
  * the order of the arguments.  Arguments that do not start with "--" are left to the
  * application, and so is everything after "--".  An unknown "--" option is an error.
  *
