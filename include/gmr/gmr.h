@@ -100,7 +100,9 @@ typedef struct gmr_conf gmr_conf;
  * trigger signal (SIGUSR2 unless gmr_set_trigger_signal() chose another).  If the
  * application already has a handler on that signal, setup fails with -EBUSY and writes a
  * one-line message to stderr, unless gmr_set_chain_handler(true) was called: then the
- * previous handler is called after libgmr's.
+ * previous handler is called after libgmr's.  A signal set to SIG_IGN (often inherited from
+ * the parent, as `trap '' USR2` in a shell leaves it) has no handler: it is taken, and
+ * gmr_shutdown() sets it back to SIG_IGN.
  *
  * Return: 0; -EALREADY (already set up); -EBUSY (the signal already has a handler);
  *         -EINVAL (bad option in @conf; gmr_conf_last_error() tells which); -ENOMEM;
