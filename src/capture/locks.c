@@ -169,6 +169,7 @@ struct wait {
     int owner;        /* thread id of the holder (a writer for rwlocks), 0 when unknown */
     const char *type; /* mutex kind, NULL when not a mutex */
     bool shared;      /* process-shared */
+    bool robust;      /* a robust mutex */
 };
 
 static const char *mutex_type(int kind)
@@ -202,7 +203,12 @@ static bool read_mutex(uint64_t addr, struct wait *w)
         return true;
     }
     w->type = mutex_type(kind);
-    w->shared = (kind & MUTEX_PSHARED_BIT) != 0;
+    /*
+     * glibc sets the pshared bit on every robust mutex (the kernel wakes robust waiters with
+     * shared futex calls), so for a robust one it says nothing: only the attribute would.
+     */
+    w->robust = (kind & MUTEX_ROBUST_BIT) != 0;
+    w->shared = (kind & MUTEX_PSHARED_BIT) != 0 && !w->robust;
     int owner = m.__data.__owner;
     if (owner <= 0 && (kind & (MUTEX_PI_BIT | MUTEX_ROBUST_BIT)))
         owner = m.__data.__lock & TID_MASK;
@@ -437,6 +443,7 @@ int gmr__locks_wait_of(const json_t *thread, Dwfl *dwfl, json_t **ret)
         (fn == FN_WRLOCK && gmr__json_set_str(obj, "mode", "write") < 0) ||
         (w.type && gmr__json_set_str(obj, "type", w.type) < 0) ||
         (w.shared && json_object_set_new(obj, "process_shared", json_true()) < 0) ||
+        (w.robust && json_object_set_new(obj, "robust", json_true()) < 0) ||
         (w.owner > 0 && set_int(obj, "owner_tid", w.owner) < 0)) {
         json_decref(obj);
         return -ENOMEM;
@@ -753,8 +760,13 @@ static int describe_owner(int dirfd, json_t *wait, const json_t *threads)
     }
     if (thread_alive(dirfd, (int)tid))
         return 0; /* started after the thread list was read */
-    bool shared = json_is_true(json_object_get(wait, "process_shared"));
-    return gmr__json_set_str(wait, "owner_state", shared ? "not in this process" : "exited");
+    /* A lock that may be shared: its owner may be a thread of another process, if one lives. */
+    bool shared = json_is_true(json_object_get(wait, "process_shared")) ||
+                  json_is_true(json_object_get(wait, "robust"));
+    char path[32];
+    snprintf(path, sizeof(path), "/proc/%d", (int)tid);
+    bool elsewhere = shared && access(path, F_OK) == 0;
+    return gmr__json_set_str(wait, "owner_state", elsewhere ? "not in this process" : "exited");
 }
 
 int gmr__locks_analyze(json_t *threads_section, json_t *report)

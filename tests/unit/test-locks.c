@@ -277,6 +277,35 @@ static void test_wait_of_recursive_mutex(void **state)
     pthread_mutex_destroy(&m);
 }
 
+/*
+ * A robust mutex is marked robust, and shared only when it really is.  Found: glibc sets the
+ * pshared bit of every robust mutex, and a private one was reported as process-shared.
+ */
+static void test_wait_of_robust_mutex(void **state)
+{
+    (void)state;
+    for (int shared = 0; shared <= 1; shared++) {
+        pthread_mutex_t m;
+        pthread_mutexattr_t a;
+        pthread_mutexattr_init(&a);
+        pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+        pthread_mutexattr_setpshared(&a, shared ? PTHREAD_PROCESS_SHARED : PTHREAD_PROCESS_PRIVATE);
+        pthread_mutex_init(&m, &a);
+        pthread_mutexattr_destroy(&a);
+        pthread_mutex_lock(&m);
+        json_t *t = blocked_thread(1, &m, 128, "__lll_lock_wait", "pthread_mutex_lock");
+        json_t *w = NULL;
+        assert_int_equal(gmr__locks_wait_of(t, NULL, &w), 1);
+        assert_true(json_is_true(json_object_get(w, "robust")));
+        assert_int_equal(json_is_true(json_object_get(w, "process_shared")), false);
+        assert_int_equal(json_integer_value(json_object_get(w, "owner_tid")), gettid_int());
+        json_decref(w);
+        json_decref(t);
+        pthread_mutex_unlock(&m);
+        pthread_mutex_destroy(&m);
+    }
+}
+
 static void test_wait_of_rwlock_writer(void **state)
 {
     (void)state;
@@ -841,6 +870,7 @@ int main(void)
         cmocka_unit_test(test_cycles_ignore_waits_without_owner),
         cmocka_unit_test(test_wait_of_reads_a_held_mutex),
         cmocka_unit_test(test_wait_of_recursive_mutex),
+        cmocka_unit_test(test_wait_of_robust_mutex),
         cmocka_unit_test(test_wait_of_rwlock_writer),
         cmocka_unit_test(test_wait_of_names_globals),
         cmocka_unit_test(test_wait_of_ignores_other_waits),

@@ -30,6 +30,12 @@ void cli_error(int r, const char *fmt, ...) __attribute__((format(printf, 2, 3))
 /* "gmr: <message>" on stderr. */
 void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/*
+ * After getopt_long() (opterr 0, optstring starting with ':') returned '?' or ':' as @c: one
+ * line naming the option of @cmd that is unknown or lacks its value.  Returns EXIT_USAGE.
+ */
+int cli_bad_option(const char *cmd, int c, char **argv);
+
 /* Parses a pid argument; returns it or 0. */
 pid_t cli_parse_pid(const char *s);
 

@@ -94,7 +94,9 @@ static int print_category(const json_t *la, const json_t *lb, enum category cat)
         char *ka = cli_stack_key(t);
         char *kb = u ? cli_stack_key(u) : NULL;
         bool same = ka && kb && strcmp(ka, kb) == 0;
-        bool show = (cat == STUCK && u && same) || (cat == CHANGED && u && !same) ||
+        /* No stack in either report (the reporter, a thread not captured): nothing to compare. */
+        bool none = (!ka || !*ka) && (!kb || !*kb);
+        bool show = (cat == STUCK && u && same && !none) || (cat == CHANGED && u && !same && !none) ||
                     ((cat == GONE || cat == NEW) && !u);
         if (show) {
             if (count++ == 0)

@@ -147,16 +147,26 @@ static void list_proc(struct listed *l)
         }
         char *service = preloaded ? cli_proc_env(pid, "GMR_SERVICE_NAME") : NULL;
         char *sigvar = preloaded ? cli_proc_env(pid, "GMR_SIGNAL") : NULL;
+        char *file = preloaded ? cli_proc_env(pid, "GMR_FILE_TRIGGER") : NULL;
         int signo = sigvar && *sigvar ? cli_parse_signal(sigvar) : SIGUSR2;
-        char how[128], name[32];
+        /* oslo's rule, as the preload applies it: a trigger file replaces the default signal. */
+        if (file && *file && !(sigvar && *sigvar))
+            signo = 0;
+        char how[CLI_PATH_MAX + 160], name[32];
+        int n = snprintf(how, sizeof(how), "no control socket");
+        /* A preloaded program may have taken the signal over: "maybe" (gmr report --signal). */
         if (signo > 0 && cli_proc_catches(pid, signo))
-            snprintf(how, sizeof(how), "signal %s (no control socket)",
-                     cli_signal_name(signo, name, sizeof(name)));
-        else
-            snprintf(how, sizeof(how), "no control socket; trigger signal unknown");
+            n += snprintf(how + n, sizeof(how) - (size_t)n, ", signal %s%s",
+                          cli_signal_name(signo, name, sizeof(name)),
+                          preloaded ? " (unless the program took it)" : "");
+        if (file && *file)
+            n += snprintf(how + n, sizeof(how) - (size_t)n, ", file %.*s", CLI_PATH_MAX, file);
+        if (!(signo > 0 && cli_proc_catches(pid, signo)) && !(file && *file))
+            snprintf(how + n, sizeof(how) - (size_t)n, "; trigger unknown");
         print_row(pid, service && *service ? service : comm, how);
         free(service);
         free(sigvar);
+        free(file);
     }
     if (d)
         closedir(d);

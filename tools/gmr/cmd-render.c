@@ -258,7 +258,8 @@ int cmd_render(int argc, char **argv)
     const char *arg_format = "text";
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":f:h", opts, NULL)) != -1) {
         switch (c) {
         case 'f':
             arg_format = optarg;
@@ -267,7 +268,7 @@ int cmd_render(int argc, char **argv)
             printf("gmr render FILE [--format text|html|json]\n");
             return EXIT_OK;
         default:
-            return EXIT_USAGE;
+            return cli_bad_option("render", c, argv);
         }
     }
     if (optind != argc - 1) {

@@ -107,8 +107,11 @@ static char *wait_new_report(const char *dir, const struct seen *before, pid_t p
     }
 }
 
-/* The signal path.  Returns an exit code. */
-static int report_by_signal(pid_t pid, bool want_json, int timeout_ms)
+/*
+ * The signal path.  @forced: the user said --signal, taking responsibility for a preloaded
+ * program that may handle the signal itself.  Returns an exit code.
+ */
+static int report_by_signal(pid_t pid, bool want_json, int timeout_ms, bool forced)
 {
     bool preloaded = cli_proc_preloaded(pid);
     bool linked = preloaded || cli_proc_maps_has(pid, "libgmr");
@@ -119,21 +122,18 @@ static int report_by_signal(pid_t pid, bool want_json, int timeout_ms)
                  (int)pid);
         return EXIT_FAILED;
     }
-    if (preloaded) {
-        /* Under the preload, the socket is on unless disabled; without one, the program may
-         * have taken the signal over, and its handler would run instead (nginx: SIGUSR2
-         * starts a binary upgrade).  Only a disabled socket lets the signal be used. */
-        char *sock = cli_proc_env(pid, "GMR_CONTROL_SOCKET");
-        bool disabled = sock && (strcmp(sock, "0") == 0 || strcasecmp(sock, "no") == 0 ||
-                                 strcasecmp(sock, "false") == 0 || strcasecmp(sock, "off") == 0);
-        free(sock);
-        if (!disabled) {
-            cli_note("report: process %d runs with libgmr-preload.so but its control socket "
-                     "does not answer; not sending a signal its own handler may have taken "
-                     "over (use GMR_FILE_TRIGGER for another way in)",
-                     (int)pid);
-            return EXIT_FAILED;
-        }
+    if (preloaded && !forced) {
+        /*
+         * Without an answering socket nothing tells whether the program has taken the signal
+         * over since it started (its handler is "caught" in SigCgt as libgmr's was), and its
+         * handler would run instead: nginx starts a binary upgrade on SIGUSR2, dd prints its
+         * statistics on SIGUSR1.  Only the user can know.
+         */
+        cli_note("report: process %d runs with libgmr-preload.so but has no control socket "
+                 "that answers; not sending it a signal that the program may handle itself "
+                 "(add --signal if it does not, or use its GMR_FILE_TRIGGER)",
+                 (int)pid);
+        return EXIT_FAILED;
     }
     int signo = SIGUSR2;
     char *sigvar = preloaded ? cli_proc_env(pid, "GMR_SIGNAL") : NULL;
@@ -197,19 +197,28 @@ static int report_by_signal(pid_t pid, bool want_json, int timeout_ms)
     return code;
 }
 
-/* Parses "PID [--format F] [--timeout S]" for report and info. */
+/* Parses "PID [--format F] [--timeout S] [--signal]" for report and info (@signal NULL). */
 static int parse_args(int argc, char **argv, const char *cmd, pid_t *pid, bool *json,
-                      int *timeout_ms)
+                      int *timeout_ms, bool *signal)
 {
     static const struct option opts[] = {
         {"format", required_argument, NULL, 'f'},
         {"timeout", required_argument, NULL, 't'},
+        {"signal", no_argument, NULL, 's'},
         {0},
     };
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "f:t:", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":f:t:", opts, NULL)) != -1) {
         switch (c) {
+        case 's':
+            if (!signal) {
+                cli_note("%s: unknown option '--signal'", cmd);
+                return -1;
+            }
+            *signal = true;
+            break;
         case 'f':
             if (strcmp(optarg, "json") == 0) {
                 *json = true;
@@ -231,6 +240,7 @@ static int parse_args(int argc, char **argv, const char *cmd, pid_t *pid, bool *
             break;
         }
         default:
+            cli_bad_option(cmd, c, argv);
             return -1;
         }
     }
@@ -276,7 +286,8 @@ int cmd_report(int argc, char **argv)
     pid_t pid = 0;
     bool json = false;
     int timeout_ms = 15000;
-    if (parse_args(argc, argv, "report", &pid, &json, &timeout_ms) < 0)
+    bool signal = false;
+    if (parse_args(argc, argv, "report", &pid, &json, &timeout_ms, &signal) < 0)
         return EXIT_USAGE;
     if (kill(pid, 0) < 0 && errno == ESRCH) {
         cli_note("report: no process %d", (int)pid);
@@ -285,7 +296,7 @@ int cmd_report(int argc, char **argv)
     int code = via_socket(pid, json ? "report json" : "report text", timeout_ms);
     if (code >= 0)
         return code;
-    return report_by_signal(pid, json, timeout_ms);
+    return report_by_signal(pid, json, timeout_ms, signal);
 }
 
 int cmd_info(int argc, char **argv)
@@ -293,7 +304,7 @@ int cmd_info(int argc, char **argv)
     pid_t pid = 0;
     bool json = false;
     int timeout_ms = 5000;
-    if (parse_args(argc, argv, "info", &pid, &json, &timeout_ms) < 0)
+    if (parse_args(argc, argv, "info", &pid, &json, &timeout_ms, NULL) < 0)
         return EXIT_USAGE;
     int code = via_socket(pid, "info", timeout_ms);
     if (code < 0) {

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -40,6 +41,18 @@ void cli_note(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
+}
+
+int cli_bad_option(const char *cmd, int c, char **argv)
+{
+    const char *arg = optind > 0 ? argv[optind - 1] : "";
+    if (c == ':')
+        cli_note("%s: option '%s' needs a value", cmd, arg);
+    else if (optopt > 0 && optopt < 128)
+        cli_note("%s: unknown option '-%c'", cmd, optopt);
+    else
+        cli_note("%s: unknown option '%s'", cmd, arg);
+    return EXIT_USAGE;
 }
 
 pid_t cli_parse_pid(const char *s)
