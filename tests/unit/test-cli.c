@@ -12,7 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -198,6 +201,65 @@ static void test_cli_render_report_errors(void **state)
     close(fd);
 }
 
+/* A one-shot control socket that answers any request with @reply. */
+struct fake_server {
+    int listen_fd;
+    const char *reply;
+};
+
+static void *fake_server_main(void *arg)
+{
+    struct fake_server *f = arg;
+    int c = accept(f->listen_fd, NULL, NULL);
+    if (c >= 0) {
+        char req[256];
+        (void)!read(c, req, sizeof(req));
+        (void)!write(c, f->reply, strlen(f->reply));
+        close(c);
+    }
+    return NULL;
+}
+
+/* cli_control_call() against a server answering @reply; its result, *payload freed. */
+static int call_fake(const char *reply)
+{
+    char dir[] = "/tmp/gmr-test-cli-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/s.sock", dir);
+    struct fake_server f = {socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), reply};
+    assert_true(f.listen_fd >= 0);
+    assert_int_equal(bind(f.listen_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(f.listen_fd, 1), 0);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, fake_server_main, &f), 0);
+    char *payload = NULL, *reason = NULL;
+    size_t len = 0;
+    int r = cli_control_call(sa.sun_path, "report text", 5000, &payload, &len, &reason);
+    pthread_join(th, NULL);
+    free(payload);
+    free(reason);
+    close(f.listen_fd);
+    unlink(sa.sun_path);
+    rmdir(dir);
+    return r;
+}
+
+/*
+ * A reply whose length is not decimal digits is not the protocol.  Found: "ok -5" and an
+ * overflowing length passed through strtoull() and were taken for a report cut short.
+ */
+static void test_cli_control_reply_lengths(void **state)
+{
+    (void)state;
+    assert_int_equal(call_fake("ok 3\nabc"), 0);
+    assert_int_equal(call_fake("ok 5\nab"), 1);
+    assert_int_equal(call_fake("ok -5\nabc"), -EPROTO);
+    assert_int_equal(call_fake("ok 99999999999999999999999\nabc"), -EPROTO);
+    assert_int_equal(call_fake("ok \nabc"), -EPROTO);
+    assert_int_equal(call_fake("error busy\n"), -EREMOTEIO);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -207,6 +269,7 @@ int main(void)
         cmocka_unit_test(test_cli_html_groups_identical_stacks),
         cmocka_unit_test(test_cli_section_text_matches_library),
         cmocka_unit_test(test_cli_render_report_errors),
+        cmocka_unit_test(test_cli_control_reply_lengths),
     };
     return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
 }

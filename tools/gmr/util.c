@@ -383,9 +383,12 @@ int cli_control_call(const char *path, const char *request, int timeout_ms, char
         r = -EREMOTEIO;
         goto out;
     }
-    char *end;
-    unsigned long long want = strncmp(buf, "ok ", 3) == 0 ? strtoull(buf + 3, &end, 10) : 0;
-    if (strncmp(buf, "ok ", 3) != 0 || end == buf + 3 || *end) {
+    char *end = buf;
+    errno = 0;
+    /* "ok N": N in decimal digits only (strtoull() would take "-5" and wrap it). */
+    bool ok = strncmp(buf, "ok ", 3) == 0 && buf[3] >= '0' && buf[3] <= '9';
+    unsigned long long want = ok ? strtoull(buf + 3, &end, 10) : 0;
+    if (!ok || errno == ERANGE || *end) {
         r = -EPROTO;
         goto out;
     }
@@ -407,7 +410,13 @@ const char *cli_signal_name(int signo, char *buf, size_t size)
     const char *abbrev = signo > 0 && signo < SIGRTMIN ? sigabbrev_np(signo) : NULL;
     if (abbrev)
         snprintf(buf, size, "SIG%s", abbrev);
-    else if (signo >= SIGRTMIN && signo <= SIGRTMAX)
+    else if (signo == SIGRTMIN)
+        snprintf(buf, size, "SIGRTMIN");
+    else if (signo == SIGRTMAX)
+        snprintf(buf, size, "SIGRTMAX");
+    else if (signo > SIGRTMIN && signo < SIGRTMAX && SIGRTMAX - signo < signo - SIGRTMIN)
+        snprintf(buf, size, "SIGRTMAX-%d", SIGRTMAX - signo); /* as libgmr names it */
+    else if (signo > SIGRTMIN && signo < SIGRTMAX)
         snprintf(buf, size, "SIGRTMIN+%d", signo - SIGRTMIN);
     else
         snprintf(buf, size, "signal %d", signo);
