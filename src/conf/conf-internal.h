@@ -39,8 +39,10 @@ int gmr__conf_parse_signal(const char *text, int *ret_signo);
 /*
  * gmr__mask_url_credentials() - copy @value with the password of every URL in it replaced by
  * "***": "amqp://nova:s3cret@mq:5672/" gives "amqp://nova:***@mq:5672/".  The user is kept;
- * multi-host URLs ("u:p@h1,u:p@h2") and several URLs in one value are handled; text without
- * "://" is copied unchanged.  When in doubt it masks more, never less.
+ * multi-host URLs ("u:p@h1,u:p@h2") and several URLs in one value are handled.  Then the value
+ * of every KEY=VALUE pair whose KEY looks secret (gmr__mask_name_is_secret(), or "PWD"):
+ * "host=db password=s3cret" gives "host=db password=***", "?token=abc" gives "?token=***".
+ * When in doubt it masks more, never less.
  * @ret: the new string (free with gmr__free())
  * Return: the number of passwords masked (>= 0); -ENOMEM.
  * Context: any thread; not async-signal-safe.

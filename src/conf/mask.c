@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <string.h>
+#include <strings.h>
 
 #include "conf/conf-internal.h"
 #include "util/alloc.h"
@@ -77,7 +78,8 @@ static int mask_range(struct gmr__buf *out, const char **copied, const char *col
     return 1;
 }
 
-int gmr__mask_url_credentials(const char *value, char **ret)
+/* The URL pass of gmr__mask_url_credentials(). */
+static int mask_urls(const char *value, char **ret)
 {
     struct gmr__buf out = GMR_BUF_INIT;
     const char *copied = value; /* everything before this is in @out */
@@ -173,4 +175,83 @@ bool gmr__mask_name_is_secret(const char *name)
             return true;
     }
     return false;
+}
+
+/* Bytes that separate "key=value" pairs in connection strings and query strings. */
+static bool ends_pair(char c)
+{
+    return c == '\0' || c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == ';' ||
+           c == ',' || c == '&';
+}
+
+static bool is_key_char(char c)
+{
+    return is_alnum(c) || c == '_' || c == '-' || c == '.';
+}
+
+/* Whether @key (@n bytes) names a secret: a secret-looking name, or ODBC's "PWD". */
+static bool secret_key(const char *key, size_t n)
+{
+    char name[64];
+    if (n == 0 || n >= sizeof(name))
+        return false;
+    memcpy(name, key, n);
+    name[n] = '\0';
+    return gmr__mask_name_is_secret(name) || strcasecmp(name, "PWD") == 0;
+}
+
+/*
+ * The keyword pass: the value of every "KEY=VALUE" inside @value whose KEY looks secret, as in
+ * libpq ("host=db user=nova password=s3cret"), ODBC ("Uid=nova;Pwd=s3cret") and query strings
+ * ("?x=1&token=abc").  A quoted value is masked up to its closing quote.
+ */
+static int mask_keywords(const char *value, char **ret)
+{
+    struct gmr__buf out = GMR_BUF_INIT;
+    const char *copied = value;
+    int masked = 0;
+    for (const char *eq = strchr(value, '='); eq; eq = strchr(eq + 1, '=')) {
+        const char *key = eq;
+        while (key > copied && is_key_char(key[-1]))
+            key--;
+        bool starts = key == value || strchr(" \t\n\r;,&?(\"'", key[-1]);
+        if (!starts || !secret_key(key, (size_t)(eq - key)))
+            continue;
+        const char *v = eq + 1, *end;
+        if (*v == '"' || *v == '\'') {
+            const char *close = strchr(v + 1, *v);
+            v++;
+            end = close ? close : v + strlen(v);
+        } else {
+            end = v;
+            while (!ends_pair(*end))
+                end++;
+        }
+        if (end == v || ((size_t)(end - v) == strlen(MASK) && strncmp(v, MASK, strlen(MASK)) == 0))
+            continue;
+        gmr__buf_append(&out, copied, (size_t)(v - copied));
+        gmr__buf_puts(&out, MASK);
+        copied = end;
+        masked++;
+        if (!*end)
+            break;
+        eq = end - 1 > eq ? end - 1 : eq;
+    }
+    gmr__buf_puts(&out, copied);
+    char *s = gmr__buf_steal(&out, NULL);
+    if (!s)
+        return -ENOMEM;
+    *ret = s;
+    return masked;
+}
+
+int gmr__mask_url_credentials(const char *value, char **ret)
+{
+    char *urls = NULL;
+    int n = mask_urls(value, &urls);
+    if (n < 0)
+        return n;
+    int k = mask_keywords(urls, ret);
+    gmr__free(urls);
+    return k < 0 ? k : n + k;
 }

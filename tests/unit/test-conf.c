@@ -1117,6 +1117,18 @@ static void test_mask_hides_url_passwords(void **state)
         {"a://b://c:1@d", "a://b://c:***@d", 1},
         {"http://[::1]:80/", "http://[::1]:80/", 0},
         {"http://a:1@[::1]:80/", "http://a:***@[::1]:80/", 1},
+        /* KEY=VALUE pairs whose key looks secret: libpq, ODBC, query strings, options. */
+        {"host=db user=nova password=s3cret port=5432", "host=db user=nova password=*** port=5432",
+         1},
+        {"Server=db;Uid=nova;Pwd=s3cret;", "Server=db;Uid=nova;Pwd=***;", 1},
+        {"http://h/p?x=1&token=abc&y=2", "http://h/p?x=1&token=***&y=2", 1},
+        {"password='a b;c' x=1", "password='***' x=1", 1},
+        {"--db-password=x --debug", "--db-password=*** --debug", 1},
+        {"mysql://u:p@h/db?ssl_key=/k.pem", "mysql://u:***@h/db?ssl_key=***", 2},
+        {"password=", "password=", 0},
+        {"sort=asc a=b=c", "sort=asc a=b=c", 0},
+        {"mypassword=x", "mypassword=***", 1},
+        {"user=password", "user=password", 0},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char *out = NULL;
