@@ -725,6 +725,13 @@ static json_t *describe(struct gmr__sym *s, uint64_t pc, bool activation)
     int nscopes = 0;
     Dwarf_Addr bias = 0;
     Dwarf_Die *cu = mod ? dwfl_module_addrdie(mod, lookup, &bias) : NULL;
+    /*
+     * libdwfl hands out the CU whose address ranges start last before the address, even past
+     * their end: _start after main's CU got a line of that CU.  A CU that does not cover the
+     * address gives no file:line.
+     */
+    if (cu && dwarf_haspc(cu, lookup - bias) <= 0)
+        cu = NULL;
     if (cu && dwarf_getscopes(cu, lookup - bias, &scopes) > 0) {
         /*
          * dwarf_getscopes() continues an inlined scope with its abstract definition's
@@ -741,7 +748,7 @@ static json_t *describe(struct gmr__sym *s, uint64_t pc, bool activation)
 
     const char *file = NULL;
     int line = 0;
-    Dwfl_Line *l = mod ? dwfl_module_getsrc(mod, lookup) : NULL;
+    Dwfl_Line *l = cu ? dwfl_module_getsrc(mod, lookup) : NULL;
     if (l)
         file = dwfl_lineinfo(l, NULL, &line, NULL, NULL, NULL);
     char pathbuf[4096];

@@ -410,6 +410,11 @@ def test_cxx_names_are_demangled():
         check(f["file"].endswith("victim-threads-cxx.cpp") and f["line"] == lines["drain"],
               "drain line %r" % f.get("line"))
         check(not any(n.startswith("_Z") for n in names), "no mangled names: %r" % names)
+        # _start (crt1.o, no debug information) follows main's code: it has no file:line of
+        # main's compile unit.  Found: it showed a line of std_thread.h.
+        main = [th for th in threads_of(doc) if th.get("main")][0]
+        start = [f for f in main["frames"] if f.get("function") == "_start"]
+        check(start and "file" not in start[0], "_start without a line: %r" % start)
         check(v.stop() == 0, "exit")
 
 
