@@ -140,8 +140,14 @@ static int object_json(const struct object *ob, json_t **ret)
     char path[PATH_MAX + 1];
     const char *shown = ob->path;
     if (!*shown) {
-        /* The main program has no name in the loader's list. */
-        ssize_t n = readlink("/proc/thread-self/exe", path, sizeof(path) - 1);
+        /*
+         * The main program has no name in the loader's list.  /proc/self first (valgrind
+         * shows its client there, not itself); once the main thread has exited, the leader's
+         * link is gone and only a living thread's remains.
+         */
+        ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+        if (n <= 0)
+            n = readlink("/proc/thread-self/exe", path, sizeof(path) - 1);
         path[n > 0 ? n : 0] = '\0';
         shown = n > 0 ? path : "(main program)";
     }

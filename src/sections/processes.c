@@ -192,13 +192,15 @@ static void mask_arguments(const char *raw, size_t n, char *buf, size_t size)
 static void command_line(int pid, char *buf, size_t size)
 {
     char path[64];
-    /* This process's own: its main thread may have exited, and the leader's file is empty. */
-    if (pid == getpid())
-        snprintf(path, sizeof(path), "/proc/thread-self/cmdline");
-    else
-        snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+    snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
     char *raw = gmr__malloc(size);
     ssize_t n = raw ? gmr__read_small(AT_FDCWD, path, raw, size) : -ENOMEM;
+    /*
+     * This process's own, once its main thread has exited: the leader's file is empty, a
+     * living thread's is not.  (The pid's file first: valgrind shows its client's there.)
+     */
+    if (n == 0 && pid == getpid())
+        n = gmr__read_small(AT_FDCWD, "/proc/thread-self/cmdline", raw, size);
     if (n > 0) {
         /* A cut argument might hold the start of a secret its end would have let us mask. */
         bool cut = (size_t)n >= size - 1;
