@@ -353,6 +353,10 @@ def test_debuginfod_is_never_contacted():
     listener.close()
 
 
+def _tgkill(pid, tid, sig):
+    return ctypes.CDLL(None, use_errno=True).tgkill(pid, tid, sig)
+
+
 def test_main_thread_exited():
     # Once main() has called pthread_exit(), the leader's /proc/PID/{maps,fd,exe,cmdline} read
     # as empty; the report reads the process's files through a living thread.  Found: no
@@ -363,9 +367,14 @@ def test_main_thread_exited():
         while not open("/proc/%d/stat" % v.pid).read().rsplit(")", 1)[1].split()[0] == "Z":
             check(time.monotonic() < deadline, "main thread exited")
             time.sleep(0.01)
-        # To the process, not to the main thread (gmrtest's kill() under ThreadSanitizer):
-        # the main thread is gone, and TSan runs the handler in a thread blocked in read().
-        os.kill(v.pid, signal.SIGUSR2)
+        # To the spinner: sent to the process, the signal would go to any thread now that
+        # main is gone, and cut a blocked one's call short (it would then take the signal
+        # path, or return); the spinner just runs the handler (under ThreadSanitizer at its
+        # next atomic load).
+        spinner = [int(t) for t in os.listdir("/proc/%d/task" % v.pid)
+                   if open("/proc/%d/task/%s/comm" % (v.pid, t)).read().strip() == "spinner"]
+        check(len(spinner) == 1, "the spinner thread")
+        check(_tgkill(v.pid, spinner[0], signal.SIGUSR2) == 0, "tgkill")
         v.wait_stderr(lambda t: len(split_json_reports(t)) >= 1, timeout=20)
         doc = v.json_reports()[0]
         sec = section(doc, "Threads")
