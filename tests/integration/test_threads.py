@@ -10,7 +10,7 @@ import socket
 import tempfile
 import time
 
-from gmrtest import (SOURCE_DIR, Victim, check, run, section, split_json_reports,
+from gmrtest import (SOURCE_DIR, TSAN, Victim, check, run, section, split_json_reports,
                      split_text_reports, text_section)
 
 VICTIM_SRC = os.path.join(SOURCE_DIR, "tests/integration/helpers/victim-threads.c")
@@ -92,9 +92,12 @@ def every_thread_with_known_frames(victim):
         main = [t for t in threads if t.get("main")]
         check(len(main) == 1 and main[0]["tid"] == v.pid, "main thread")
         # The main thread is quiet unless it happened to run at that moment (then by signal).
-        check((main[0]["capture"] == "quiet" or main[0]["state"] == "running") and
-              "main" in [f.get("function") for f in main[0]["frames"]],
-              "main thread's stack: %r" % main[0])
+        # Under ThreadSanitizer it has just read the nudge line (gmrtest.TSAN) and may still
+        # be running without an intercepted call when the capture times out: then explained.
+        if not (TSAN and main[0].get("unavailable")):
+            check((main[0]["capture"] == "quiet" or main[0]["state"] == "running") and
+                  "main" in [f.get("function") for f in main[0].get("frames", [])],
+                  "main thread's stack: %r" % main[0])
         rep = by_name(threads, "gmr-reporter")
         check(rep["note"] == "this thread wrote the report" and "frames" not in rep, "reporter")
         for role in QUIET_ROLES:
