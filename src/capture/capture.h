@@ -134,7 +134,6 @@ struct gmr__task_masks {
 /* Return: 0 or -EINVAL (a mask line is missing). */
 int gmr__parse_task_status(const char *text, struct gmr__task_masks *ret);
 
-
 /*
  * gmr__pread_proc() - read a /proc file that the kernel shows in one piece (one seq_file
  * record: a task's stat, syscall, schedstat) from its start, into @buf (NUL terminated).

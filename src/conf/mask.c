@@ -180,8 +180,8 @@ bool gmr__mask_name_is_secret(const char *name)
 /* Bytes that separate "key=value" pairs in connection strings and query strings. */
 static bool ends_pair(char c)
 {
-    return c == '\0' || c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == ';' ||
-           c == ',' || c == '&';
+    return c == '\0' || c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == ';' || c == ',' ||
+           c == '&';
 }
 
 static bool is_key_char(char c)

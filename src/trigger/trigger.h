@@ -123,5 +123,4 @@ int gmr__reporter_run(struct gmr__reporter *r, int fd, enum gmr_format format);
 /* The thread id of the reporter thread (0 when not running); for the Threads section. */
 int gmr__reporter_tid(const struct gmr__reporter *r);
 
-
 #endif /* GMR_TRIGGER_TRIGGER_H */

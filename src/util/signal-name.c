@@ -16,14 +16,16 @@ const char *gmr__signal_name(int signo, char *buf, size_t size)
         int signo;
         const char *name;
     } names[] = {
-        {SIGHUP, "SIGHUP"},   {SIGINT, "SIGINT"},     {SIGQUIT, "SIGQUIT"}, {SIGUSR1, "SIGUSR1"},
-        {SIGUSR2, "SIGUSR2"}, {SIGPIPE, "SIGPIPE"},   {SIGALRM, "SIGALRM"}, {SIGTERM, "SIGTERM"},
-        {SIGCHLD, "SIGCHLD"}, {SIGCONT, "SIGCONT"},   {SIGTSTP, "SIGTSTP"}, {SIGTTIN, "SIGTTIN"},
-        {SIGTTOU, "SIGTTOU"}, {SIGURG, "SIGURG"},     {SIGXCPU, "SIGXCPU"}, {SIGXFSZ, "SIGXFSZ"},
-        {SIGVTALRM, "SIGVTALRM"}, {SIGPROF, "SIGPROF"}, {SIGWINCH, "SIGWINCH"}, {SIGIO, "SIGIO"},
-        {SIGPWR, "SIGPWR"},   {SIGSYS, "SIGSYS"},     {SIGTRAP, "SIGTRAP"}, {SIGABRT, "SIGABRT"},
-        {SIGBUS, "SIGBUS"},   {SIGFPE, "SIGFPE"},     {SIGSEGV, "SIGSEGV"}, {SIGILL, "SIGILL"},
-        {SIGKILL, "SIGKILL"}, {SIGSTOP, "SIGSTOP"},
+        {SIGHUP, "SIGHUP"},     {SIGINT, "SIGINT"},       {SIGQUIT, "SIGQUIT"},
+        {SIGUSR1, "SIGUSR1"},   {SIGUSR2, "SIGUSR2"},     {SIGPIPE, "SIGPIPE"},
+        {SIGALRM, "SIGALRM"},   {SIGTERM, "SIGTERM"},     {SIGCHLD, "SIGCHLD"},
+        {SIGCONT, "SIGCONT"},   {SIGTSTP, "SIGTSTP"},     {SIGTTIN, "SIGTTIN"},
+        {SIGTTOU, "SIGTTOU"},   {SIGURG, "SIGURG"},       {SIGXCPU, "SIGXCPU"},
+        {SIGXFSZ, "SIGXFSZ"},   {SIGVTALRM, "SIGVTALRM"}, {SIGPROF, "SIGPROF"},
+        {SIGWINCH, "SIGWINCH"}, {SIGIO, "SIGIO"},         {SIGPWR, "SIGPWR"},
+        {SIGSYS, "SIGSYS"},     {SIGTRAP, "SIGTRAP"},     {SIGABRT, "SIGABRT"},
+        {SIGBUS, "SIGBUS"},     {SIGFPE, "SIGFPE"},       {SIGSEGV, "SIGSEGV"},
+        {SIGILL, "SIGILL"},     {SIGKILL, "SIGKILL"},     {SIGSTOP, "SIGSTOP"},
     };
     for (size_t i = 0; i < GMR_ELEMENTSOF(names); i++) {
         if (names[i].signo == signo) {

@@ -96,8 +96,8 @@ static int print_category(const json_t *la, const json_t *lb, enum category cat)
         bool same = ka && kb && strcmp(ka, kb) == 0;
         /* No stack in either report (the reporter, a thread not captured): nothing to compare. */
         bool none = (!ka || !*ka) && (!kb || !*kb);
-        bool show = (cat == STUCK && u && same && !none) || (cat == CHANGED && u && !same && !none) ||
-                    ((cat == GONE || cat == NEW) && !u);
+        bool show = (cat == STUCK && u && same && !none) ||
+                    (cat == CHANGED && u && !same && !none) || ((cat == GONE || cat == NEW) && !u);
         if (show) {
             if (count++ == 0)
                 printf("%s:\n", titles[cat]);
