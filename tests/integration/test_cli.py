@@ -26,7 +26,9 @@ def test_usage_and_exit_codes():
         check(code == 0 and b"Exit status:" in out and b"  64  usage error" in out, "--help")
         for args in (("frobnicate",), ("report",), ("report", "abc"), ("report", "1", "2"),
                      ("report", "1", "--format", "xml"), ("render",), ("diff", "a"),
-                     ("render", "x", "--format", "pdf"), ("ls", "extra")):
+                     ("render", "x", "--format", "pdf"), ("ls", "extra"),
+                     # getopt's own errors: found printed without the "gmr: " prefix.
+                     ("report", "1", "--bogus"), ("report", "1", "--format"), ("render", "-5")):
             code, out, err = rt.gmr(*args)
             check(code == 64, "%r: exit %d" % (args, code))
             check(err.startswith("gmr: ") and err.count("\n") == 1, "%r: one line: %r"
@@ -77,6 +79,10 @@ def test_report_falls_back_to_signal_and_log_dir():
         with v:
             v.wait_ready()
             check(not os.path.exists(rt.socket_of(v.pid)), "no socket")
+            code, out, err = rt.gmr("ls")
+            row = [l for l in out.decode().splitlines() if l.startswith("%-8d " % v.pid)]
+            check(code == 0 and len(row) == 1 and "no control socket, signal SIGUSR2 (unless "
+                  "the program took it)" in row[0], "ls row: %r" % out)
             # Preloaded: the program might handle the signal itself; only --signal sends it.
             code, out, err = rt.gmr("report", str(v.pid))
             check(code == 2 and "--signal" in err and not report_files(logs),
@@ -88,6 +94,21 @@ def test_report_falls_back_to_signal_and_log_dir():
             check(len(reps) == 1 and ("pid = %d\n" % v.pid) in reps[0], "rendered as text")
             code, out, err = rt.gmr("report", str(v.pid), "--format", "json", "--signal")
             check(code == 0 and json.loads(out)["header"]["pid"] == v.pid, "json as written")
+            check(v.stop() == 0, "exit")
+
+
+def test_ls_names_the_trigger_file_of_a_process_without_socket():
+    # Found: a preloaded process without a socket whose only trigger is its file was listed
+    # as "trigger signal unknown".
+    with Runtime() as rt:
+        trigger = rt.path("trigger")
+        v = Victim("victim-plain", env=rt.env(GMR_CONTROL_SOCKET="0", GMR_FILE_TRIGGER=trigger))
+        with v:
+            v.wait_ready()
+            code, out, err = rt.gmr("ls")
+            row = [l for l in out.decode().splitlines() if l.startswith("%-8d " % v.pid)]
+            check(code == 0 and len(row) == 1 and row[0].endswith(
+                  "no control socket, file " + trigger), "ls row: %r" % out)
             check(v.stop() == 0, "exit")
 
 
@@ -198,6 +219,7 @@ if __name__ == "__main__":
         test_usage_and_exit_codes,
         test_report_through_socket_and_render_equals_live_text,
         test_report_falls_back_to_signal_and_log_dir,
+        test_ls_names_the_trigger_file_of_a_process_without_socket,
         test_report_of_linked_program_without_socket,
         test_report_never_signals_a_program_without_gmr,
         test_ls_lists_and_cleans_stale_sockets,
