@@ -227,15 +227,14 @@ static int mask_keywords(const char *value, char **ret)
             while (!ends_pair(*end))
                 end++;
         }
-        if (end == v || ((size_t)(end - v) == strlen(MASK) && strncmp(v, MASK, strlen(MASK)) == 0))
+        size_t len = (size_t)(end - v);
+        if (len == 0 || (len == sizeof(MASK) - 1 && memcmp(v, MASK, len) == 0))
             continue;
         gmr__buf_append(&out, copied, (size_t)(v - copied));
         gmr__buf_puts(&out, MASK);
         copied = end;
         masked++;
-        if (!*end)
-            break;
-        eq = end - 1 > eq ? end - 1 : eq;
+        eq = end - 1; /* end > v > eq: the next '=' is searched from @end */
     }
     gmr__buf_puts(&out, copied);
     char *s = gmr__buf_steal(&out, NULL);

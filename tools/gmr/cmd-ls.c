@@ -148,20 +148,20 @@ static void list_proc(struct listed *l)
         char *service = preloaded ? cli_proc_env(pid, "GMR_SERVICE_NAME") : NULL;
         char *sigvar = preloaded ? cli_proc_env(pid, "GMR_SIGNAL") : NULL;
         char *file = preloaded ? cli_proc_env(pid, "GMR_FILE_TRIGGER") : NULL;
-        int signo = sigvar && *sigvar ? cli_parse_signal(sigvar) : SIGUSR2;
+        bool has_sigvar = sigvar && *sigvar, has_file = file && *file;
+        int signo = has_sigvar ? cli_parse_signal(sigvar) : SIGUSR2;
         /* oslo's rule, as the preload applies it: a trigger file replaces the default signal. */
-        if (file && *file && !(sigvar && *sigvar))
-            signo = 0;
+        bool by_signal = !(has_file && !has_sigvar) && signo > 0 && cli_proc_catches(pid, signo);
         char how[CLI_PATH_MAX + 160], name[32];
         int n = snprintf(how, sizeof(how), "no control socket");
         /* A preloaded program may have taken the signal over: "maybe" (gmr report --signal). */
-        if (signo > 0 && cli_proc_catches(pid, signo))
+        if (by_signal)
             n += snprintf(how + n, sizeof(how) - (size_t)n, ", signal %s%s",
                           cli_signal_name(signo, name, sizeof(name)),
                           preloaded ? " (unless the program took it)" : "");
-        if (file && *file)
+        if (has_file)
             n += snprintf(how + n, sizeof(how) - (size_t)n, ", file %.*s", CLI_PATH_MAX, file);
-        if (!(signo > 0 && cli_proc_catches(pid, signo)) && !(file && *file))
+        if (!by_signal && !has_file)
             snprintf(how + n, sizeof(how) - (size_t)n, "; trigger unknown");
         print_row(pid, service && *service ? service : comm, how);
         free(service);
