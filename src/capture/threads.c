@@ -38,6 +38,7 @@
 #include "output/sink.h"
 #include "render/render.h"
 #include "symbolize/symbolize.h"
+#include "util/ahead.h"
 #include "util/alloc.h"
 #include "util/file.h"
 #include "util/signal-name.h"
@@ -49,16 +50,18 @@ _Static_assert(sizeof(void *) == 8, "tickets travel in si_value.sival_ptr: 64-bi
 #define QUIET_WINDOW (16 * 1024)
 /* How long the reporter waits for a handler that claimed a slot at the deadline to finish. */
 #define BUSY_GRACE_NS 20000000ull
+/* Threads whose task files are read ahead of their walk, at most (two open files each). */
+#define PROBE_AHEAD 8
 /* Frame pointer candidates tried for a quiet-path walk that stopped early. */
 #define MAX_FP_GUESSES 32
 
 /* What install set up; guarded by gmr__sym_lock(). */
 static struct {
-    struct gmr__capture *cap;        /* owned; NULL: no capture handler */
-    struct sigaction old;            /* the capture signal's disposition before ours */
-    uint64_t timeout_ns;             /* deadline of the signal path, per report */
-    bool stuck[GMR_CAPTURE_SLOTS];   /* a handler held the slot past the deadline */
-    uint64_t arm_seq;                /* armings so far; mixed into tickets */
+    struct gmr__capture *cap;      /* owned; NULL: no capture handler */
+    struct sigaction old;          /* the capture signal's disposition before ours */
+    uint64_t timeout_ns;           /* deadline of the signal path, per report */
+    bool stuck[GMR_CAPTURE_SLOTS]; /* a handler held the slot past the deadline */
+    uint64_t arm_seq;              /* armings so far; mixed into tickets */
 } inst;
 
 static uint64_t now_ns(void)
@@ -200,41 +203,53 @@ void gmr__threads_uninstall(void)
 
 enum path { PATH_NONE, PATH_QUIET, PATH_SIGNAL };
 
+/* A thread's /proc/self/task/TID/schedstat. */
+struct sched {
+    uint64_t run_ns;
+    uint64_t wait_ns;
+    uint64_t switches;
+};
+
 /* A walk, kept until its frames are described (after every thread is walked). */
 struct kept_walk {
     struct gmr__unwind_frame *frames; /* owned; @n entries */
     int n;
-    long more;                        /* as in gmr__unwind_result */
+    long more; /* as in gmr__unwind_result */
     bool more_at_least;
-    char *error;                      /* owned; why the walk stopped early, or NULL */
+    char *error; /* owned; why the walk stopped early, or NULL */
 };
 
 struct work {
     int tid;
-    json_t *obj;                   /* borrowed from the section's array */
+    json_t *obj; /* borrowed from the section's array */
     enum path path;
     char state;
-    struct gmr__task_syscall sc;   /* quiet path: as read before the walk */
+    bool have_stat; /* @st was read */
+    struct gmr__task_stat st;
+    bool blocked;                /* @sc was read, and shows the thread in a system call */
+    struct gmr__task_syscall sc; /* quiet path: as read before the walk */
     char sc_text[256];
-    uint64_t sched_ns;             /* schedstat run time before the walk */
+    struct sched sched; /* quiet path: schedstat before the walk */
     bool have_sched;
-    int fd_syscall;                /* quiet path: TID/syscall, read again after the walk; or -1 */
-    int fd_sched;                  /* quiet path: TID/schedstat, likewise; or -1 */
-    bool walked;                   /* @walk holds its stack, to describe */
+    int fd_syscall; /* quiet path: TID/syscall, read again after the walk; or -1 */
+    int fd_sched;   /* quiet path: TID/schedstat, likewise; or -1 */
+    bool recheck;   /* quiet path: walked; read the files again */
+    bool moved;     /* quiet path: the files changed during the walk */
+    bool walked;    /* @walk holds its stack, to describe */
     struct kept_walk walk;
-    char fallback[192];            /* why a quiet-path thread went to the signal path */
+    char fallback[192]; /* why a quiet-path thread went to the signal path */
 };
 
 struct report {
-    int dirfd;                     /* /proc/self/task */
-    struct gmr__sym *sym;          /* NULL: symbolization unavailable */
+    int dirfd;            /* /proc/self/task */
+    struct gmr__sym *sym; /* NULL: symbolization unavailable */
     struct gmr__unwind_result res;
-    unsigned char *window;         /* QUIET_WINDOW bytes */
+    unsigned char *window; /* QUIET_WINDOW bytes */
     int n_quiet, n_signal, n_none;
     uint64_t max_interrupted_ns;
-    uint64_t unwind_ns;            /* time in the unwinder */
-    uint64_t symbolize_ns;         /* time describing frames (mostly cache hits when warm) */
-    uint64_t signal_ns;            /* time signalling and waiting for the handlers */
+    uint64_t unwind_ns;    /* time in the unwinder */
+    uint64_t symbolize_ns; /* time describing frames (mostly cache hits when warm) */
+    uint64_t signal_ns;    /* time signalling and waiting for the handlers */
 };
 
 /* gmr__unwind() into rp->res, timed. */
@@ -307,9 +322,8 @@ static int add_frames(struct report *rp, json_t *obj, const struct kept_walk *re
     if (!frames || json_object_set_new(obj, "frames", frames) < 0)
         return -ENOMEM;
     for (int i = 0; i < res->n; i++) {
-        json_t *desc = rp->sym ? gmr__sym_frames(rp->sym, res->frames[i].pc,
-                                                 res->frames[i].activation)
-                               : NULL;
+        json_t *desc =
+            rp->sym ? gmr__sym_frames(rp->sym, res->frames[i].pc, res->frames[i].activation) : NULL;
         if (desc) {
             size_t j;
             json_t *f;
@@ -347,19 +361,25 @@ static int open_task_file(int dirfd, int tid, const char *name)
 }
 
 /*
- * Reads the first field of an open TID/schedstat (nanoseconds on a CPU).
+ * Reads an open TID/schedstat: time on a CPU (ns), time waiting for one (ns), and the number
+ * of times the thread was switched in -- the last counts every run, however short, when the
+ * kernel keeps scheduler statistics (it shows "0 0 0" when it does not).
  * Return: true when read.
  */
-static bool read_sched(int fd, uint64_t *ret)
+static bool read_sched(int fd, struct sched *ret)
 {
     char buf[128];
     if (fd < 0 || gmr__pread_proc(fd, buf, sizeof(buf)) <= 0)
         return false;
-    char *end;
-    unsigned long long v = strtoull(buf, &end, 10);
-    if (end == buf)
-        return false;
-    *ret = v;
+    char *p = buf, *end;
+    unsigned long long v[3];
+    for (int i = 0; i < 3; i++) {
+        v[i] = strtoull(p, &end, 10);
+        if (end == p)
+            return false;
+        p = end;
+    }
+    *ret = (struct sched){.run_ns = v[0], .wait_ns = v[1], .switches = v[2]};
     return true;
 }
 
@@ -373,28 +393,50 @@ static void close_task_files(struct work *w)
 }
 
 /*
- * Reads what the thread list needs of one thread and decides its path.
+ * Reads the task files of one thread: its stat, and for a thread that may be blocked in a
+ * system call, its schedstat and syscall, which stay open for the quiet path to read again
+ * after the walk (an open /proc file shows fresh values at every read from its start).
+ * schedstat comes first, so that any run after it shows in the second reading.
+ * Context: the read-ahead helper (it touches nothing but @w), or the reporter.
+ */
+static void probe(int dirfd, struct work *w, int self_tid)
+{
+    char buf[1024];
+    int fd = open_task_file(dirfd, w->tid, "stat");
+    ssize_t n = fd >= 0 ? gmr__pread_proc(fd, buf, sizeof(buf)) : -1;
+    if (fd >= 0)
+        close(fd);
+    w->have_stat = n > 0 && gmr__parse_task_stat(buf, &w->st) == 0;
+    if (!w->have_stat || w->tid == self_tid || strchr("ZXR", w->st.state))
+        return;
+    w->fd_sched = open_task_file(dirfd, w->tid, "schedstat");
+    w->have_sched = read_sched(w->fd_sched, &w->sched);
+    w->fd_syscall = open_task_file(dirfd, w->tid, "syscall");
+    w->blocked =
+        w->fd_syscall >= 0 && gmr__pread_proc(w->fd_syscall, w->sc_text, sizeof(w->sc_text)) > 0 &&
+        gmr__parse_task_syscall(w->sc_text, &w->sc) == 0 && w->sc.kind == GMR_SYSCALL_BLOCKED;
+    if (!w->blocked)
+        close_task_files(w);
+}
+
+/*
+ * Puts what probe() read of one thread in its object and decides its path.
  * Return: 0 or -ENOMEM.
  */
 static int classify(struct report *rp, struct work *w, int self_tid, long clk_tck)
 {
-    char buf[1024];
-    struct gmr__task_stat st;
+    const struct gmr__task_stat *st = &w->st;
     if (set_int(w->obj, "tid", w->tid) < 0)
         return -ENOMEM;
-    int fd = open_task_file(rp->dirfd, w->tid, "stat");
-    ssize_t n = fd >= 0 ? gmr__pread_proc(fd, buf, sizeof(buf)) : -1;
-    if (fd >= 0)
-        close(fd);
-    if (n <= 0 || gmr__parse_task_stat(buf, &st) < 0)
+    if (!w->have_stat)
         return unavailable(rp, w, "exited before it could be captured");
-    w->state = st.state;
+    w->state = st->state;
     json_int_t hz = clk_tck > 0 ? clk_tck : 100;
-    if (set_str(w->obj, "name", st.name) < 0 ||
-        set_str(w->obj, "state", gmr__task_state_name(st.state)) < 0 ||
+    if (set_str(w->obj, "name", st->name) < 0 ||
+        set_str(w->obj, "state", gmr__task_state_name(st->state)) < 0 ||
         (w->tid == getpid() && json_object_set_new(w->obj, "main", json_true()) < 0) ||
-        set_int(w->obj, "cpu_user_ms", (json_int_t)st.utime * 1000 / hz) < 0 ||
-        set_int(w->obj, "cpu_system_ms", (json_int_t)st.stime * 1000 / hz) < 0)
+        set_int(w->obj, "cpu_user_ms", (json_int_t)st->utime * 1000 / hz) < 0 ||
+        set_int(w->obj, "cpu_system_ms", (json_int_t)st->stime * 1000 / hz) < 0)
         return -ENOMEM;
 
     if (w->tid == self_tid) {
@@ -405,27 +447,9 @@ static int classify(struct report *rp, struct work *w, int self_tid, long clk_tc
             return -ENOMEM;
         return 0;
     }
-    if (st.state == 'Z' || st.state == 'X')
+    if (st->state == 'Z' || st->state == 'X')
         return unavailable(rp, w, "exited before it could be captured");
-    if (st.state == 'R') {
-        w->path = PATH_SIGNAL;
-        return 0;
-    }
-    /*
-     * The quiet path reads both files again after the walk: they stay open for that (an open
-     * /proc file shows fresh values at every read from its start).  schedstat comes first, so
-     * that any run after it shows in the second reading.
-     */
-    w->fd_sched = open_task_file(rp->dirfd, w->tid, "schedstat");
-    w->have_sched = read_sched(w->fd_sched, &w->sched_ns);
-    w->fd_syscall = open_task_file(rp->dirfd, w->tid, "syscall");
-    if (w->fd_syscall >= 0 && gmr__pread_proc(w->fd_syscall, w->sc_text, sizeof(w->sc_text)) > 0 &&
-        gmr__parse_task_syscall(w->sc_text, &w->sc) == 0 && w->sc.kind == GMR_SYSCALL_BLOCKED) {
-        w->path = PATH_QUIET;
-    } else {
-        w->path = PATH_SIGNAL;
-        close_task_files(w);
-    }
+    w->path = w->blocked ? PATH_QUIET : PATH_SIGNAL;
     return 0;
 }
 
@@ -497,8 +521,8 @@ static int guess_frame_pointer(struct report *rp, int tid, struct gmr__regs *reg
 {
     Dwfl *dwfl = gmr__sym_unwind_dwfl(rp->sym);
     uint64_t from = rp->res.stop_sp > mem->addr ? rp->res.stop_sp : mem->addr;
-    size_t start = from - mem->addr < mem->len ? (size_t)(from - mem->addr + 7) & ~(size_t)7
-                                               : mem->len;
+    size_t start =
+        from - mem->addr < mem->len ? (size_t)(from - mem->addr + 7) & ~(size_t)7 : mem->len;
     int tries = 0;
     for (size_t off = start; off + 16 <= mem->len && tries < MAX_FP_GUESSES; off += 8) {
         if (!frame_record(dwfl, mem, off))
@@ -514,7 +538,12 @@ static int guess_frame_pointer(struct report *rp, int tid, struct gmr__regs *reg
     return walk(rp, dwfl, tid, regs, mem);
 }
 
-/* The quiet path for one thread; sends it to the signal path when it cannot be trusted. */
+/*
+ * The quiet path's walk of one thread.  Whether it can be trusted is known only once the
+ * thread's files are read again (recheck_quiet(), on the read-ahead helper); quiet_verdict()
+ * then keeps the walk or sends the thread to the signal path.
+ * Return: 0 or -ENOMEM.
+ */
 static int capture_quiet(struct report *rp, struct work *w)
 {
     struct gmr__regs regs = {.sp = w->sc.sp, .pc = w->sc.pc, .full = false, .have_args = true};
@@ -530,31 +559,55 @@ static int capture_quiet(struct report *rp, struct work *w)
     int r = walk(rp, dwfl, w->tid, &regs, &mem);
     if (r == 0 && !rp->res.complete && !rp->res.more_at_least)
         r = guess_frame_pointer(rp, w->tid, &regs, &mem);
-
-    char after[sizeof(w->sc_text)];
-    uint64_t sched_after = 0;
-    bool moved = gmr__pread_proc(w->fd_syscall, after, sizeof(after)) <= 0 ||
-                 strcmp(after, w->sc_text) != 0 ||
-                 (w->have_sched && (!read_sched(w->fd_sched, &sched_after) ||
-                                    sched_after != w->sched_ns));
-    close_task_files(w);
-    if (moved) {
-        w->path = PATH_SIGNAL;
-        snprintf(w->fallback, sizeof(w->fallback),
-                 "it ran while its stack was read on the quiet path");
-        return 0;
-    }
+    w->recheck = true;
     if (r < 0 || (!rp->res.complete && !rp->res.more_at_least)) {
-        w->path = PATH_SIGNAL;
         snprintf(w->fallback, sizeof(w->fallback), "the quiet-path walk stopped early (%s)",
                  rp->res.error[0] ? rp->res.error : "unknown reason");
+        return 0;
+    }
+    return keep_walk(rp, w);
+}
+
+/*
+ * Reads the thread's schedstat, and its syscall, again after its quiet-path walk: any change
+ * says it ran meanwhile.  When schedstat counts the thread's runs, it alone tells: a thread
+ * cannot leave its system call without being switched in, and the first reading of syscall
+ * came after the first reading of schedstat.
+ * Context: the read-ahead helper (it touches nothing but @w), or the reporter.
+ */
+static void recheck_quiet(struct work *w)
+{
+    struct sched after;
+    if (w->have_sched &&
+        (!read_sched(w->fd_sched, &after) || memcmp(&after, &w->sched, sizeof(after)) != 0)) {
+        w->moved = true;
+        return;
+    }
+    if (w->have_sched && w->sched.switches > 0)
+        return;
+    char text[sizeof(w->sc_text)];
+    w->moved =
+        gmr__pread_proc(w->fd_syscall, text, sizeof(text)) <= 0 || strcmp(text, w->sc_text) != 0;
+}
+
+/* Keeps a rechecked quiet-path walk, or sends the thread to the signal path.  Return: 0 or -ENOMEM.
+ */
+static int quiet_verdict(struct report *rp, struct work *w)
+{
+    if (w->moved || !w->walked) {
+        w->path = PATH_SIGNAL;
+        if (w->moved)
+            snprintf(w->fallback, sizeof(w->fallback),
+                     "it ran while its stack was read on the quiet path");
+        kept_walk_done(&w->walk);
+        w->walked = false;
         return 0;
     }
     rp->n_quiet++;
     if (set_str(w->obj, "capture", "quiet") < 0 || set_syscall(w->obj, w->sc.nr) < 0 ||
         set_syscall_args(w->obj, w->sc.args) < 0)
         return -ENOMEM;
-    return keep_walk(rp, w);
+    return 0;
 }
 
 static int queue_signal(int tid, int signo, uint64_t ticket)
@@ -673,8 +726,9 @@ static int capture_signal(struct report *rp, struct work **todo, int n, bool fin
     char name[32], why[320];
     if (!c) {
         for (int i = 0; i < n; i++) {
-            snprintf(why, sizeof(why), "%s; without gmr_setup_autorun() there is no capture "
-                                       "signal to capture it with",
+            snprintf(why, sizeof(why),
+                     "%s; without gmr_setup_autorun() there is no capture "
+                     "signal to capture it with",
                      todo[i]->fallback[0] ? todo[i]->fallback : "running");
             if (unavailable(rp, todo[i], why) < 0)
                 return -ENOMEM;
@@ -685,8 +739,10 @@ static int capture_signal(struct report *rp, struct work **todo, int n, bool fin
     struct sigaction cur;
     if (n > 0 && (sigaction(c->signo, NULL, &cur) < 0 || !(cur.sa_flags & SA_SIGINFO) ||
                   cur.sa_sigaction != gmr__as_capture_handler)) {
-        snprintf(why, sizeof(why), "running; the application replaced the handler of the "
-                                   "capture signal (%s)", name);
+        snprintf(why, sizeof(why),
+                 "running; the application replaced the handler of the "
+                 "capture signal (%s)",
+                 name);
         for (int i = 0; i < n; i++) {
             if (unavailable(rp, todo[i], why) < 0)
                 return -ENOMEM;
@@ -787,8 +843,8 @@ static int capture_signal(struct report *rp, struct work **todo, int n, bool fin
                     snprintf(why, sizeof(why), "exited before it could be captured");
                 else
                     snprintf(why, sizeof(why),
-                             "did not answer the capture signal (%s) within %" PRIu64 " ms%s",
-                             name, inst.timeout_ns / 1000000u, st);
+                             "did not answer the capture signal (%s) within %" PRIu64 " ms%s", name,
+                             inst.timeout_ns / 1000000u, st);
                 r = unavailable(rp, w, why);
             }
             if (done)
@@ -800,8 +856,9 @@ static int capture_signal(struct report *rp, struct work **todo, int n, bool fin
         }
         if (now_ns() >= deadline) {
             for (; next < n; next++) {
-                snprintf(why, sizeof(why), "not captured: the capture deadline (%" PRIu64
-                                           " ms) passed before its turn",
+                snprintf(why, sizeof(why),
+                         "not captured: the capture deadline (%" PRIu64
+                         " ms) passed before its turn",
                          inst.timeout_ns / 1000000u);
                 if (unavailable(rp, todo[next], why) < 0)
                     goto out;
@@ -818,6 +875,28 @@ static int capture_signal(struct report *rp, struct work **todo, int n, bool fin
 out:
     gmr__free(deferred);
     return ret;
+}
+
+/* What the read-ahead helper needs to probe the threads. */
+struct probe_ctx {
+    int dirfd;
+    struct work *work;
+    int self_tid;
+};
+
+static void probe_one(void *ctx, int i)
+{
+    struct probe_ctx *pc = ctx;
+    probe(pc->dirfd, &pc->work[i], pc->self_tid);
+}
+
+static void release_one(void *ctx, int i)
+{
+    struct probe_ctx *pc = ctx;
+    struct work *w = &pc->work[i];
+    if (w->recheck)
+        recheck_quiet(w);
+    close_task_files(w);
 }
 
 static int fill(json_t *section, int self_tid, bool group, struct report *rp)
@@ -866,21 +945,39 @@ static int fill(json_t *section, int self_tid, bool group, struct report *rp)
         goto out;
 
     long clk_tck = sysconf(_SC_CLK_TCK);
-    for (int i = 0; i < n; i++)
-        work[i].fd_syscall = work[i].fd_sched = -1;
-    /* Each thread is walked right after it is read: its files are open only meanwhile. */
     for (int i = 0; i < n; i++) {
         work[i].tid = tids[i];
+        work[i].fd_syscall = work[i].fd_sched = -1;
+    }
+    /*
+     * Each thread is walked right after its task files are read, which a helper thread does a
+     * few threads ahead (their files are open only meanwhile): on two cores the reading and
+     * the walking take about the same time.
+     */
+    struct probe_ctx pc = {.dirfd = rp->dirfd, .work = work, .self_tid = self_tid};
+    struct gmr__ahead ahead = {
+        .prepare = probe_one, .release = release_one, .ctx = &pc, .n = n, .lookahead = PROBE_AHEAD};
+    gmr__ahead_start(&ahead);
+    int failed = 0;
+    for (int i = 0; i < n && !failed; i++) {
+        gmr__ahead_get(&ahead, i);
         work[i].obj = json_object();
         if (!work[i].obj || json_array_append_new(threads, work[i].obj) < 0)
-            goto out;
-        r = classify(rp, &work[i], self_tid, clk_tck);
-        if (r == 0 && work[i].path == PATH_QUIET)
-            r = capture_quiet(rp, &work[i]);
-        close_task_files(&work[i]);
-        if (r < 0)
-            goto out;
-        r = -ENOMEM;
+            failed = -ENOMEM;
+        if (!failed)
+            failed = classify(rp, &work[i], self_tid, clk_tck);
+        if (!failed && work[i].path == PATH_QUIET)
+            failed = capture_quiet(rp, &work[i]);
+        gmr__ahead_put(&ahead, i);
+    }
+    gmr__ahead_finish(&ahead);
+    for (int i = 0; i < n && !failed; i++) {
+        if (work[i].path == PATH_QUIET)
+            failed = quiet_verdict(rp, &work[i]);
+    }
+    if (failed) {
+        r = failed;
+        goto out;
     }
     int ntodo = 0;
     for (int i = 0; i < n; i++) {
@@ -908,9 +1005,8 @@ static int fill(json_t *section, int self_tid, bool group, struct report *rp)
         goto out;
     json_t *stats = json_pack("{s:i, s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I}", "threads", n,
                               "quiet", rp->n_quiet, "signal", rp->n_signal, "not_captured",
-                              rp->n_none, "max_interrupted_ns",
-                              (json_int_t)rp->max_interrupted_ns, "elapsed_us",
-                              (json_int_t)((now_ns() - start) / 1000u), "unwind_us",
+                              rp->n_none, "max_interrupted_ns", (json_int_t)rp->max_interrupted_ns,
+                              "elapsed_us", (json_int_t)((now_ns() - start) / 1000u), "unwind_us",
                               (json_int_t)(rp->unwind_ns / 1000u), "symbolize_us",
                               (json_int_t)(rp->symbolize_ns / 1000u), "signal_phase_us",
                               (json_int_t)(rp->signal_ns / 1000u));
