@@ -29,7 +29,6 @@ struct proc {
     int pid;
     int ppid;
     char state;
-    long uid; /* real uid, -1 when unknown */
 };
 
 /*
@@ -59,6 +58,7 @@ static long parse_uid(const char *status)
     return uid;
 }
 
+/* What the tree needs of every process: its state and parent.  Return: 0 or -errno. */
 static int read_proc(int pid, struct proc *ret)
 {
     char path[64], buf[2048];
@@ -68,9 +68,15 @@ static int read_proc(int pid, struct proc *ret)
     ret->pid = pid;
     if (gmr__parse_proc_stat(buf, &ret->state, &ret->ppid) < 0)
         return -EINVAL;
-    snprintf(path, sizeof(path), "/proc/%d/status", pid);
-    ret->uid = gmr__read_small(AT_FDCWD, path, buf, sizeof(buf)) > 0 ? parse_uid(buf) : -1;
     return 0;
+}
+
+/* Real uid of @pid, or -1 when unknown; read only for the processes shown. */
+static long read_uid(int pid)
+{
+    char path[64], buf[2048];
+    snprintf(path, sizeof(path), "/proc/%d/status", pid);
+    return gmr__read_small(AT_FDCWD, path, buf, sizeof(buf)) > 0 ? parse_uid(buf) : -1;
 }
 
 static const char *state_name(char s)
@@ -243,12 +249,13 @@ static int proc_json(const struct table *t, const struct proc *p, int depth, jso
     int r = -ENOMEM;
     if (!cmd || !o || !children)
         goto out;
-    user_name(p->uid, t->passwd, user, sizeof(user));
+    long uid = read_uid(p->pid);
+    user_name(uid, t->passwd, user, sizeof(user));
     command_line(p->pid, cmd, MAX_CMDLINE);
     if (json_object_set_new(o, "pid", json_integer(p->pid)) < 0 ||
         json_object_set_new(o, "ppid", json_integer(p->ppid)) < 0 ||
         gmr__json_set_str(o, "user", user) < 0 ||
-        json_object_set_new(o, "uid", json_integer(p->uid)) < 0 ||
+        json_object_set_new(o, "uid", json_integer(uid)) < 0 ||
         gmr__json_set_str(o, "state", state_name(p->state)) < 0 ||
         gmr__json_set_str(o, "command", cmd) < 0)
         goto out;
