@@ -779,11 +779,10 @@ int gmr__locks_analyze(json_t *threads_section, json_t *report)
         return 0; /* no /proc: nothing to check owners or cycles against */
 
     gmr__sym_lock();
+    /* The Threads section has just refreshed the session; without one, locks are not named. */
     struct gmr__sym *sym = NULL;
-    int r = gmr__sym_get(&sym, NULL);
-    Dwfl *dwfl = r == 0 ? gmr__sym_dwfl(sym) : NULL; /* without it, locks are not named */
-    if (r != -ENOMEM)
-        r = 0;
+    Dwfl *dwfl = gmr__sym_current(&sym) == 0 ? gmr__sym_dwfl(sym) : NULL;
+    int r = 0;
     size_t i;
     json_t *t;
     json_array_foreach(threads, i, t)

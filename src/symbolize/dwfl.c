@@ -448,6 +448,14 @@ int gmr__sym_get(struct gmr__sym **ret, const char **reterr_msg)
     return 0;
 }
 
+int gmr__sym_current(struct gmr__sym **ret)
+{
+    if (!session || session->pid != getpid())
+        return -ENOENT;
+    *ret = session;
+    return 0;
+}
+
 Dwfl *gmr__sym_dwfl(struct gmr__sym *s)
 {
     return s->dwfl;

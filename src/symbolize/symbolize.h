@@ -59,6 +59,15 @@ void gmr__sym_fork_child(void);
 int gmr__sym_get(struct gmr__sym **ret, const char **reterr_msg);
 
 /*
+ * gmr__sym_current() - the session as the last gmr__sym_get() left it, without reading
+ * /proc/self/maps again: for a pass over a section that has just refreshed it (the maps of a
+ * process with many threads take a millisecond to read).
+ * Return: 0, or -ENOENT when this process has no session yet; *@ret is borrowed.
+ * Context: under gmr__sym_lock().
+ */
+int gmr__sym_current(struct gmr__sym **ret);
+
+/*
  * gmr__sym_filter_maps() - keep of the text of /proc/self/maps (@len bytes at @maps, changed in
  * place) only the mappings of objects the dynamic loader loaded, as the session reports them.
  * Return: the new length.
