@@ -93,6 +93,13 @@ void gmr__as_capture_handler(int signo, siginfo_t *info, void *ucontext);
  */
 size_t gmr__as_read_memory(uint64_t addr, void *buf, size_t len);
 
+/*
+ * gmr__as_read_memory_as() - the same, for a caller that knows its own thread id @self_tid
+ * (saves a gettid() per call in a loop).
+ * Context: async-signal-safe.
+ */
+size_t gmr__as_read_memory_as(int self_tid, uint64_t addr, void *buf, size_t len);
+
 /* ---- /proc parsing (tasks.c); pure functions over the file's text, for unit tests ---- */
 
 /* From /proc/self/task/TID/stat. */

@@ -38,6 +38,11 @@ static uint64_t now_ns(void)
 
 size_t gmr__as_read_memory(uint64_t addr, void *buf, size_t len)
 {
+    return gmr__as_read_memory_as((int)syscall(SYS_gettid), addr, buf, len);
+}
+
+size_t gmr__as_read_memory_as(int self_tid, uint64_t addr, void *buf, size_t len)
+{
     /*
      * process_vm_readv() on our own pid reads through the page tables and returns a short
      * count at the first unmapped page instead of faulting.  One remote iovec per page keeps
@@ -45,7 +50,7 @@ size_t gmr__as_read_memory(uint64_t addr, void *buf, size_t len)
      * calling thread's id, not the pid: once the main thread has exited, the pid names a
      * zombie without memory, and every read would fail (ESRCH).
      */
-    pid_t pid = (pid_t)syscall(SYS_gettid);
+    pid_t pid = (pid_t)self_tid;
     size_t done = 0;
     while (done < len) {
         struct iovec local = {(char *)buf + done, 0};

@@ -242,6 +242,8 @@ struct work {
 
 struct report {
     int dirfd;            /* /proc/self/task */
+    int self_tid;         /* this thread's id, to read memory through */
+    int pid;              /* getpid(), read once */
     struct gmr__sym *sym; /* NULL: symbolization unavailable */
     struct gmr__unwind_result res;
     unsigned char *window; /* QUIET_WINDOW bytes */
@@ -434,7 +436,7 @@ static int classify(struct report *rp, struct work *w, int self_tid, long clk_tc
     json_int_t hz = clk_tck > 0 ? clk_tck : 100;
     if (set_str(w->obj, "name", st->name) < 0 ||
         set_str(w->obj, "state", gmr__task_state_name(st->state)) < 0 ||
-        (w->tid == getpid() && json_object_set_new(w->obj, "main", json_true()) < 0) ||
+        (w->tid == rp->pid && json_object_set_new(w->obj, "main", json_true()) < 0) ||
         set_int(w->obj, "cpu_user_ms", (json_int_t)st->utime * 1000 / hz) < 0 ||
         set_int(w->obj, "cpu_system_ms", (json_int_t)st->stime * 1000 / hz) < 0)
         return -ENOMEM;
@@ -549,7 +551,7 @@ static int capture_quiet(struct report *rp, struct work *w)
     struct gmr__regs regs = {.sp = w->sc.sp, .pc = w->sc.pc, .full = false, .have_args = true};
     memcpy(regs.args, w->sc.args, sizeof(regs.args));
     struct gmr__unwind_mem mem = {.addr = w->sc.sp, .data = rp->window};
-    mem.len = gmr__as_read_memory(w->sc.sp, rp->window, QUIET_WINDOW);
+    mem.len = gmr__as_read_memory_as(rp->self_tid, w->sc.sp, rp->window, QUIET_WINDOW);
     if (!rp->sym) {
         w->path = PATH_SIGNAL;
         snprintf(w->fallback, sizeof(w->fallback), "no unwinder for the quiet path");
@@ -1030,6 +1032,8 @@ int gmr__threads_section(json_t *section, int self_tid, bool group)
     struct report *rp = gmr__calloc(1, sizeof(*rp));
     if (!rp)
         return -ENOMEM;
+    rp->self_tid = (int)syscall(SYS_gettid);
+    rp->pid = getpid();
     rp->dirfd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (rp->dirfd < 0) {
         int r = -errno;
