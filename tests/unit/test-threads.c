@@ -12,12 +12,15 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -619,6 +622,150 @@ static void test_install_keeps_off_the_trigger_signal(void **state)
     assert_true(sa.sa_handler == SIG_DFL);
 }
 
+/*
+ * A thread that wakes every few tens of microseconds, alternately from two call chains with
+ * different frame layouts, and wipes the stack below it in between (so that the frames of the
+ * other chain do not linger there to be walked).  A quiet-path walk over a stack that moved
+ * would mix the two or stop in the middle: every capture must show one whole chain, or the
+ * outer part of one (a running thread caught by the signal anywhere in the loop).
+ */
+static _Atomic bool fidget_stop;
+static _Atomic int fidget_tid;
+
+__attribute__((noinline)) static void fidget_nap(void)
+{
+    struct timespec ts = {0, 20000};
+    nanosleep(&ts, NULL);
+    __asm__ volatile("" ::: "memory");
+}
+
+__attribute__((noinline)) static void fidget_a2(void)
+{
+    volatile char pad[96];
+    pad[0] = 1;
+    fidget_nap();
+    __asm__ volatile("" ::: "memory");
+    (void)pad[0];
+}
+
+__attribute__((noinline)) static void fidget_a1(void)
+{
+    volatile char pad[48];
+    pad[0] = 1;
+    fidget_a2();
+    __asm__ volatile("" ::: "memory");
+    (void)pad[0];
+}
+
+__attribute__((noinline)) static void fidget_b1(void)
+{
+    volatile char pad[400];
+    memset((char *)pad, 0x5b, sizeof(pad));
+    fidget_nap();
+    __asm__ volatile("" ::: "memory");
+    (void)pad[0];
+}
+
+/* Overwrites the stack below the caller's frame, so no chain's old frames linger there. */
+__attribute__((noinline)) static void scrub_below(void)
+{
+    volatile char junk[4096];
+    memset((char *)junk, 0x5a, sizeof(junk));
+    __asm__ volatile("" ::: "memory");
+}
+
+__attribute__((noinline)) static void *fidget_main(void *arg)
+{
+    (void)arg;
+    atomic_store(&fidget_tid, (int)syscall(SYS_gettid));
+    while (!atomic_load(&fidget_stop)) {
+        fidget_a1();
+        scrub_below();
+        fidget_b1();
+        scrub_below();
+    }
+    __asm__ volatile("" ::: "memory");
+    return NULL;
+}
+
+static void *blocked_in_read(void *arg)
+{
+    char c;
+    return (void *)(intptr_t)read(*(int *)arg, &c, 1);
+}
+
+/* The fidget_* functions of @t's frames, innermost first, joined by spaces. */
+static void fidget_chain(json_t *t, char *buf, size_t size)
+{
+    size_t i, len = 0;
+    json_t *f;
+    buf[0] = '\0';
+    json_array_foreach(json_object_get(t, "frames"), i, f)
+    {
+        const char *name = json_string_value(json_object_get(f, "function"));
+        if (name && strncmp(name, "fidget_", 7) == 0 && len < size)
+            len += (size_t)snprintf(buf + len, size - len, "%s%s", len ? " " : "", name + 7);
+    }
+}
+
+static void test_section_walks_a_moving_thread_whole_or_not_at_all(void **state)
+{
+    (void)state;
+    if (under_valgrind())
+        skip(); /* no quiet path there */
+    enum { BLOCKED = 24, REPORTS = 300 };
+    int fds[2];
+    pthread_t blocked[BLOCKED], fidget;
+    assert_int_equal(pipe(fds), 0);
+    for (int i = 0; i < BLOCKED; i++)
+        assert_int_equal(pthread_create(&blocked[i], NULL, blocked_in_read, &fds[0]), 0);
+    atomic_store(&fidget_stop, false);
+    assert_int_equal(pthread_create(&fidget, NULL, fidget_main, NULL), 0);
+    while (!atomic_load(&fidget_tid))
+        usleep(1000);
+    assert_int_equal(gmr__threads_install(0, 1000000000ull, SIGUSR2), 0);
+
+    static const char *const whole[] = {"nap a2 a1 main", "nap b1 main"};
+    int quiet = 0, signalled = 0;
+    for (int r = 0; r < REPORTS; r++) {
+        json_t *sec = json_object();
+        assert_int_equal(gmr__threads_section(sec, (int)syscall(SYS_gettid), false), 0);
+        json_t *t = find_thread(sec, atomic_load(&fidget_tid));
+        assert_non_null(t);
+        const char *capture = json_string_value(json_object_get(t, "capture"));
+        char chain[128];
+        fidget_chain(t, chain, sizeof(chain));
+        if (strcmp(capture, "quiet") == 0) {
+            quiet++;
+            if (strcmp(chain, whole[0]) != 0 && strcmp(chain, whole[1]) != 0)
+                fail_msg("report %d: quiet-path walk of a moving thread: \"%s\"", r, chain);
+        } else if (strcmp(capture, "signal") == 0) {
+            signalled++;
+            /* Caught anywhere in the loop: the tail of a whole chain. */
+            bool tail = false;
+            for (int k = 0; k < 2 && !tail; k++) {
+                size_t lw = strlen(whole[k]), lc = strlen(chain);
+                tail = lc > 0 && lc <= lw && strcmp(whole[k] + lw - lc, chain) == 0 &&
+                       (lc == lw || whole[k][lw - lc - 1] == ' ');
+            }
+            if (!tail)
+                fail_msg("report %d: signal-path walk: \"%s\"", r, chain);
+        }
+        json_decref(sec);
+    }
+    print_message("moving thread: %d quiet, %d signal captures in %d reports\n", quiet,
+                  signalled, REPORTS);
+    assert_true(quiet + signalled > REPORTS / 2);
+
+    atomic_store(&fidget_stop, true);
+    pthread_join(fidget, NULL);
+    close(fds[1]);
+    for (int i = 0; i < BLOCKED; i++)
+        pthread_join(blocked[i], NULL);
+    close(fds[0]);
+    gmr__threads_uninstall();
+}
+
 static void test_section_allocation_failures(void **state)
 {
     (void)state;
@@ -660,6 +807,7 @@ int main(void)
         cmocka_unit_test(test_section_with_capture_signal_installed),
         cmocka_unit_test(test_install_refuses_a_signal_in_use),
         cmocka_unit_test(test_install_keeps_off_the_trigger_signal),
+        cmocka_unit_test(test_section_walks_a_moving_thread_whole_or_not_at_all),
         cmocka_unit_test(test_section_allocation_failures),
     };
     return cmocka_run_group_tests_name("threads", tests, setup_parked, teardown_parked);
