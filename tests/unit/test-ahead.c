@@ -117,37 +117,39 @@ static void test_ahead_every_item_once_in_order(void **state)
     assert_true(atomic_load(&r.max_ahead) <= 8);
 }
 
+/*
+ * 400 items with the given busy times; checks what holds whatever the timing.  Return: the
+ * number of items the consumer prepared itself.
+ */
+static int run_timed(long prepare_ns, long consume_ns)
+{
+    static struct run r;
+    memset(&r, 0, sizeof(r));
+    r.prepare_ns = prepare_ns;
+    r.consume_ns = consume_ns;
+    consume(&r, 400, 8, -1);
+    assert_all_released(&r, 400);
+    assert_true(atomic_load(&r.max_ahead) <= 8);
+    int mine = atomic_load(&r.by_consumer);
+    print_message("consumer prepared %d of 400 items\n", mine);
+    return mine;
+}
+
 static void test_ahead_slow_helper_consumer_prepares_too(void **state)
 {
     (void)state;
-    static struct run r;
-    memset(&r, 0, sizeof(r));
-    r.prepare_ns = 20000;
-    consume(&r, 400, 8, -1);
-    assert_all_released(&r, 400);
     /* Both threads prepared items: the consumer did not just wait for the helper. */
-    int mine = atomic_load(&r.by_consumer);
-    print_message("consumer prepared %d of 400 items\n", mine);
-    assert_true(mine >= 40);
-    assert_true(atomic_load(&r.max_ahead) <= 8);
+    assert_true(run_timed(20000, 0) >= 40);
 }
 
 static void test_ahead_slow_consumer_helper_runs_ahead(void **state)
 {
     (void)state;
-    static struct run r;
-    memset(&r, 0, sizeof(r));
-    r.consume_ns = 20000;
-    consume(&r, 400, 8, -1);
-    assert_all_released(&r, 400);
     /*
      * The helper prepared items while the consumer worked, but never more than 8 ahead.  (How
      * many depends on how fast the helper wakes up, so only that it prepared some is checked.)
      */
-    int mine = atomic_load(&r.by_consumer);
-    print_message("consumer prepared %d of 400 items\n", mine);
-    assert_true(mine < 400);
-    assert_true(atomic_load(&r.max_ahead) <= 8);
+    assert_true(run_timed(0, 20000) < 400);
 }
 
 static void test_ahead_early_stop_releases_what_was_prepared(void **state)

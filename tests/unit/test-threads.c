@@ -753,8 +753,8 @@ static void test_section_walks_a_moving_thread_whole_or_not_at_all(void **state)
         }
         json_decref(sec);
     }
-    print_message("moving thread: %d quiet, %d signal captures in %d reports\n", quiet,
-                  signalled, REPORTS);
+    print_message("moving thread: %d quiet, %d signal captures in %d reports\n", quiet, signalled,
+                  REPORTS);
     assert_true(quiet + signalled > REPORTS / 2);
 
     atomic_store(&fidget_stop, true);
