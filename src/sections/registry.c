@@ -19,6 +19,7 @@
 #include "render/render.h"
 #include "sections/sections.h"
 #include "util/alloc.h"
+#include "util/thread.h"
 
 /*
  * Callbacks still running after their deadline, process-wide: each holds one runner thread.
@@ -165,12 +166,8 @@ static int runner_new(struct runner **ret)
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
     pthread_t t;
-    int err = pthread_create(&t, &attr, runner_main, rn);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    int err = gmr__thread_create(&t, &attr, runner_main, rn);
     pthread_attr_destroy(&attr);
     if (err) {
         pthread_cond_destroy(&rn->cond);

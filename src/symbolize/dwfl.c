@@ -30,6 +30,7 @@
 #include "render/render.h"
 #include "symbolize/symbolize.h"
 #include "util/alloc.h"
+#include "util/thread.h"
 #include "util/macro.h"
 
 /* One cached description: key (pc << 1 | activation) -> array of frame objects. */
@@ -518,11 +519,7 @@ static bool prefetch_queue(struct gmr__sym *s, uint64_t addr)
         pf->closing = false;
         pf->queue[pf->queued++] = addr;
         /* The helper takes no signal meant for the application. */
-        sigset_t all, old;
-        sigfillset(&all);
-        pthread_sigmask(SIG_SETMASK, &all, &old);
-        int err = pthread_create(&pf->thread, NULL, prefetch_main, s);
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        int err = gmr__thread_create(&pf->thread, NULL, prefetch_main, s);
         if (err) {
             pthread_cond_destroy(&pf->cond);
             pthread_mutex_destroy(&pf->lock);

@@ -20,6 +20,7 @@
 #include "trigger/filewatch.h"
 #include "trigger/trigger.h"
 #include "util/alloc.h"
+#include "util/thread.h"
 #include "util/macro.h"
 #include "util/signal-name.h"
 
@@ -217,12 +218,8 @@ static int start_thread(struct gmr__reporter *r, struct gmr__reporter **ret)
     pthread_mutex_init(&r->lock, NULL);
     pthread_cond_init(&r->cond, NULL);
 
-    /* The thread inherits this mask: every signal blocked, so no handler ever runs there. */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int err = pthread_create(&r->thread, NULL, reporter_main, r);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    /* Every signal blocked there, so no handler ever runs on the reporter. */
+    int err = gmr__thread_create(&r->thread, NULL, reporter_main, r);
     if (err) {
         pthread_cond_destroy(&r->cond);
         pthread_mutex_destroy(&r->lock);

@@ -18,12 +18,12 @@
 
 #include <limits.h>
 #include <linux/futex.h>
-#include <signal.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "util/ahead.h"
 #include "util/alloc.h"
+#include "util/thread.h"
 
 /* Checks of an item's readiness before the consumer goes to sleep on it. */
 #define SPINS 256
@@ -108,11 +108,7 @@ void gmr__ahead_start(struct gmr__ahead *a)
     a->ready = gmr__calloc((size_t)a->n, sizeof(*a->ready));
     if (!a->ready)
         return;
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    a->running = pthread_create(&a->thread, NULL, helper_main, a) == 0;
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    a->running = gmr__thread_create(&a->thread, NULL, helper_main, a) == 0;
     if (!a->running) {
         gmr__free(a->ready);
         a->ready = NULL;
