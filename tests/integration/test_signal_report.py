@@ -238,7 +238,8 @@ def test_processes_section_shows_children_recursively():
     with Victim("victim-basic", "--json") as v:
         v.wait_ready()
         v.send("fork2")
-        child = int(v.wait_stdout(r"CHILD (\d+)\n").group(1))
+        # Not "GRANDCHILD <pid>", which the child may print before the parent prints its line.
+        child = int(v.wait_stdout(r"\bCHILD (\d+)\n").group(1))
         grandchild = int(v.wait_stdout(r"GRANDCHILD (\d+)\n").group(1))
         try:
             v.send("report json")
